@@ -1,0 +1,10 @@
+//! refit keeps the containers of a Docker host on their newest image, safely.
+//!
+//! # Layout
+//! A pass is observe → decide → act → report:
+//! - [`model`]: the shared vocabulary (image references, digests, container facts). No IO.
+//! - [`registry`]: the `Registry` trait and its HTTP implementation.
+
+pub mod model;
+pub mod registry;
+pub mod secret;
