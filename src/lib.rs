@@ -5,6 +5,10 @@
 //! - [`model`]: the shared vocabulary (image references, digests, container facts). No IO.
 //! - [`registry`]: the `Registry` trait and its HTTP implementation.
 
+pub mod engine;
 pub mod model;
+pub mod plan;
+pub mod policy;
+pub mod recreate;
 pub mod registry;
 pub mod secret;

@@ -1,14 +1,20 @@
-//! The vocabulary every stage shares: image references, digests, platforms and the facts
-//! observed about containers and images. Plain data; no IO, no Docker or registry client types.
+//! The vocabulary every stage shares: image references, digests, platforms, the facts
+//! observed about containers and images, and the registries' answers. Plain data; no IO, no
+//! Docker or registry client types.
 
 mod container;
 mod digest;
 mod image_ref;
 mod platform;
+mod remote;
 
 pub use container::{
     Container, ContainerId, ImageSource, LocalImage, NetworkMode, RunState, Snapshot,
 };
 pub use digest::{Digest, DigestError};
-pub use image_ref::{ImageRef, ImageRefError};
+pub use image_ref::{ImageRef, ImageRefError, host_without_port};
 pub use platform::Platform;
+pub use remote::{PlatformManifest, RemoteDigests, RemoteImage, ResolveFailure};
+
+#[cfg(test)]
+pub(crate) use digest::test_digest;

@@ -1,0 +1,288 @@
+//! Deciding: from what was observed (a snapshot), what the registries answered and the
+//! policy defaults, one decision per container and the order to act in. Pure data in, data
+//! out: no IO, no clock, no Docker or registry client types.
+
+pub mod order;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::model::{
+    Container, ContainerId, Digest, ImageRef, ImageSource, LocalImage, Platform, PlatformManifest,
+    RemoteDigests, RemoteImage, ResolveFailure, Snapshot,
+};
+use crate::policy::{self, Defaults, Verdict};
+
+/// The name suffix an old container carries while its successor starts.
+pub const PARKED_SUFFIX: &str = ".refit-old";
+
+/// What to move a container to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Update {
+    /// The reference the container follows (normalised), which the new image is tagged as.
+    pub reference: ImageRef,
+    /// The digest the registry gave for it at check time: what is pulled and verified.
+    pub digest: Digest,
+    /// The platform of the container's current image, kept across the update.
+    pub platform: Platform,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    UpToDate,
+    Update(Update),
+    /// An update exists; policy says report it only (monitor-only).
+    Available(Update),
+    Skip(String),
+    Error(String),
+}
+
+impl Decision {
+    /// The report's `decision` word.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Decision::UpToDate => "up-to-date",
+            Decision::Update(_) => "update",
+            Decision::Available(_) => "available",
+            Decision::Skip(_) => "skip",
+            Decision::Error(_) => "error",
+        }
+    }
+
+    pub fn reason(&self) -> &str {
+        match self {
+            Decision::Skip(reason) | Decision::Error(reason) => reason,
+            _ => "",
+        }
+    }
+
+    pub fn update(&self) -> Option<&Update> {
+        match self {
+            Decision::Update(u) | Decision::Available(u) => Some(u),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Decision::Skip(reason) | Decision::Error(reason) => {
+                write!(f, "{}: {reason}", self.kind())
+            }
+            _ => f.write_str(self.kind()),
+        }
+    }
+}
+
+/// One container's line in the plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Planned {
+    pub container: Container,
+    pub current_digest: Option<Digest>,
+    pub available_digest: Option<Digest>,
+    pub decision: Decision,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// Every container of the snapshot, in snapshot order.
+    pub items: Vec<Planned>,
+    /// The containers to update, dependencies first.
+    pub order: Vec<ContainerId>,
+    pub graph: order::Graph,
+}
+
+impl Plan {
+    pub fn item(&self, id: &ContainerId) -> Option<&Planned> {
+        self.items.iter().find(|p| p.container.id == *id)
+    }
+}
+
+/// The references to ask the registries about, each with the local images that run it
+/// (resolving a multi-arch index needs their platforms). Containers policy skips cost no
+/// request.
+pub fn references_to_check(
+    snapshot: &Snapshot,
+    defaults: &Defaults,
+) -> BTreeMap<ImageRef, Vec<LocalImage>> {
+    let mut wanted: BTreeMap<ImageRef, Vec<LocalImage>> = BTreeMap::new();
+    for container in &snapshot.containers {
+        if let Ok((reference, image)) = checkable(snapshot, container, defaults) {
+            let images = wanted.entry(reference.clone()).or_default();
+            if !images.iter().any(|i| i.id == image.id) {
+                images.push(image.clone());
+            }
+        }
+    }
+    wanted
+}
+
+/// The reference and local image of a container that needs a registry answer, or the
+/// decision that makes asking unnecessary.
+fn checkable<'a>(
+    snapshot: &'a Snapshot,
+    container: &'a Container,
+    defaults: &Defaults,
+) -> Result<(&'a ImageRef, &'a LocalImage), Decision> {
+    if container.name.ends_with(PARKED_SUFFIX) {
+        return Err(Decision::Skip("parked by refit during an update".into()));
+    }
+    match policy::evaluate(container, defaults) {
+        Verdict::Managed(_) => {}
+        Verdict::NotSelected(why) | Verdict::BadLabel(why) => return Err(Decision::Skip(why)),
+    }
+    let reference = match &container.image {
+        ImageSource::Reference(r) if r.digest().is_some() => {
+            return Err(Decision::Skip("pinned by digest".into()));
+        }
+        ImageSource::Reference(r) => r,
+        ImageSource::ImageId(_) => {
+            return Err(Decision::Skip(
+                "created from an image id: no reference to look up".into(),
+            ));
+        }
+        ImageSource::Invalid { why, .. } => return Err(Decision::Error(why.clone())),
+    };
+    let Some(image) = snapshot.image_of(container) else {
+        return Err(Decision::Error(format!(
+            "image {} is not present on the engine",
+            container.image_id
+        )));
+    };
+    if image.repo_digests.is_empty() {
+        return Err(Decision::Skip(
+            "local image: it has no registry digest".into(),
+        ));
+    }
+    Ok((reference, image))
+}
+
+/// Decide every container of `snapshot`.
+pub fn plan(snapshot: &Snapshot, defaults: &Defaults, remote: &RemoteDigests) -> Plan {
+    let mut items: Vec<Planned> = snapshot
+        .containers
+        .iter()
+        .map(|c| decide(snapshot, c, defaults, remote))
+        .collect();
+    let graph = order::Graph::new(snapshot);
+    let (topological, cycles) = graph.topological();
+    mark_cycles(&mut items, &cycles, snapshot);
+    let updating: BTreeSet<&ContainerId> = items
+        .iter()
+        .filter(|p| matches!(p.decision, Decision::Update(_)))
+        .map(|p| &p.container.id)
+        .collect();
+    let order = topological
+        .into_iter()
+        .filter(|id| updating.contains(id))
+        .collect();
+    Plan {
+        items,
+        order,
+        graph,
+    }
+}
+
+fn decide(
+    snapshot: &Snapshot,
+    container: &Container,
+    defaults: &Defaults,
+    remote: &RemoteDigests,
+) -> Planned {
+    let current_digest = container
+        .image
+        .reference()
+        .and_then(|r| snapshot.image_of(container).and_then(|i| i.digest_for(r)));
+    let planned = |decision, available_digest| Planned {
+        container: container.clone(),
+        current_digest: current_digest.clone(),
+        available_digest,
+        decision,
+    };
+    let (reference, image) = match checkable(snapshot, container, defaults) {
+        Ok(found) => found,
+        Err(decision) => return planned(decision, None),
+    };
+    let answer = match remote.get(reference) {
+        Some(Ok(answer)) => answer,
+        Some(Err(ResolveFailure::NotAllowed(why))) => {
+            return planned(Decision::Skip(why.clone()), None);
+        }
+        Some(Err(ResolveFailure::Failed(why))) => {
+            return planned(Decision::Error(why.clone()), None);
+        }
+        None => {
+            return planned(
+                Decision::Error(format!("no registry answer for {reference}")),
+                None,
+            );
+        }
+    };
+    let decision = match compare(image, answer) {
+        Ok(true) => Decision::UpToDate,
+        Ok(false) => {
+            let update = Update {
+                reference: reference.clone(),
+                digest: answer.digest.clone(),
+                platform: image.platform.clone(),
+            };
+            let monitor_only = matches!(policy::evaluate(container, defaults), Verdict::Managed(p) if p.monitor_only);
+            if monitor_only {
+                Decision::Available(update)
+            } else {
+                Decision::Update(update)
+            }
+        }
+        Err(why) => Decision::Error(why),
+    };
+    planned(decision, Some(answer.digest.clone()))
+}
+
+/// Whether the local image is what the registry has now. A multi-arch index that changed
+/// while this platform's manifest did not is still current (no update loop).
+fn compare(image: &LocalImage, remote: &RemoteImage) -> Result<bool, String> {
+    if image.has_digest(&remote.digest) {
+        return Ok(true);
+    }
+    if !remote.is_index {
+        return Ok(false);
+    }
+    match remote.platforms.get(&image.platform) {
+        Some(PlatformManifest::Listed { digest, config }) => {
+            Ok(image.has_digest(digest) || config.as_ref() == Some(&image.id))
+        }
+        Some(PlatformManifest::Missing) => Err(format!(
+            "the registry's index no longer lists a manifest for {}",
+            image.platform
+        )),
+        None => Err(format!(
+            "the registry's index was not resolved for {}",
+            image.platform
+        )),
+    }
+}
+
+fn mark_cycles(items: &mut [Planned], cycles: &BTreeSet<ContainerId>, snapshot: &Snapshot) {
+    if cycles.is_empty() {
+        return;
+    }
+    let mut names: Vec<&str> = snapshot
+        .containers
+        .iter()
+        .filter(|c| cycles.contains(&c.id))
+        .map(|c| c.name.as_str())
+        .collect();
+    names.sort();
+    for item in items
+        .iter_mut()
+        .filter(|p| cycles.contains(&p.container.id))
+    {
+        if matches!(item.decision, Decision::Update(_)) {
+            item.decision =
+                Decision::Error(format!("dependency cycle between {}", names.join(", ")));
+        }
+    }
+}

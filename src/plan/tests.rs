@@ -1,0 +1,205 @@
+//! Decision-table tests of the planner: each case is a container, its local image and the
+//! registry's answer, with the expected decision as the report would print it.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::model::test_digest;
+use crate::policy::{Selection, labels};
+
+const REF: &str = "127.0.0.1:5000/app:1";
+
+fn defaults() -> Defaults {
+    Defaults {
+        selection: Selection::OptIn,
+        monitor_only: false,
+        scope: None,
+    }
+}
+
+fn image(id: u8, digests: &[u8]) -> LocalImage {
+    LocalImage {
+        id: test_digest(id),
+        repo_digests: digests
+            .iter()
+            .map(|d| format!("127.0.0.1:5000/app@{}", test_digest(*d)))
+            .collect(),
+        platform: Platform::new("linux", "amd64", ""),
+        labels: BTreeMap::new(),
+    }
+}
+
+fn enabled(name: &str, image_id: u8) -> Container {
+    Container::test(name)
+        .image(REF)
+        .image_id(test_digest(image_id))
+        .with_label(labels::ENABLE, "true")
+}
+
+fn single(digest: u8) -> Result<RemoteImage, ResolveFailure> {
+    Ok(RemoteImage {
+        digest: test_digest(digest),
+        is_index: false,
+        platforms: BTreeMap::new(),
+    })
+}
+
+fn index(digest: u8, amd64: Option<PlatformManifest>) -> Result<RemoteImage, ResolveFailure> {
+    let platforms = amd64
+        .map(|m| (Platform::new("linux", "amd64", ""), m))
+        .into_iter()
+        .collect();
+    Ok(RemoteImage {
+        digest: test_digest(digest),
+        is_index: true,
+        platforms,
+    })
+}
+
+fn listed(digest: u8, config: Option<u8>) -> Option<PlatformManifest> {
+    Some(PlatformManifest::Listed {
+        digest: test_digest(digest),
+        config: config.map(test_digest),
+    })
+}
+
+/// Plan one container against one answer and print its decision.
+fn decision_for(
+    container: Container,
+    local: LocalImage,
+    answer: Option<Result<RemoteImage, ResolveFailure>>,
+    defaults: &Defaults,
+) -> String {
+    let snapshot = Snapshot {
+        images: [(local.id.clone(), local)].into(),
+        containers: vec![container],
+    };
+    let remote: RemoteDigests = answer
+        .map(|a| (REF.parse().unwrap(), a))
+        .into_iter()
+        .collect();
+    plan(&snapshot, defaults, &remote).items[0]
+        .decision
+        .to_string()
+}
+
+#[test]
+fn decision_table() {
+    let d = defaults();
+    let monitor = Defaults {
+        monitor_only: true,
+        ..defaults()
+    };
+    let failed = || {
+        Some(Err(ResolveFailure::Failed(
+            "registry 127.0.0.1:5000 unreachable: connection refused".into(),
+        )))
+    };
+    let not_allowed = || {
+        Some(Err(ResolveFailure::NotAllowed(
+            "registry not allowed: 127.0.0.1:5000".into(),
+        )))
+    };
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Container, LocalImage, Option<Result<RemoteImage, ResolveFailure>>, &Defaults, &str)> = vec![
+        ("unlabelled, opt-in", Container::test("a").image(REF).image_id(test_digest(1)), image(1, &[2]), None, &d, "skip: not selected: no refit.enable=true label"),
+        ("same digest", enabled("a", 1), image(1, &[2]), Some(single(2)), &d, "up-to-date"),
+        ("new digest", enabled("a", 1), image(1, &[2]), Some(single(3)), &d, "update"),
+        ("new digest, monitor-only", enabled("a", 1), image(1, &[2]), Some(single(3)), &monitor, "available"),
+        ("monitor-only label", enabled("a", 1).with_label(labels::MONITOR_ONLY, "true"), image(1, &[2]), Some(single(3)), &d, "available"),
+        ("built locally", enabled("a", 1), image(1, &[]), None, &d, "skip: local image: it has no registry digest"),
+        ("pinned", enabled("a", 1).image(&format!("127.0.0.1:5000/app@{}", test_digest(2))), image(1, &[2]), None, &d, "skip: pinned by digest"),
+        ("by image id", enabled("a", 1).image(test_digest(1).as_str()), image(1, &[2]), None, &d, "skip: created from an image id: no reference to look up"),
+        ("registry down", enabled("a", 1), image(1, &[2]), failed(), &d, "error: registry 127.0.0.1:5000 unreachable: connection refused"),
+        ("registry not allowed", enabled("a", 1), image(1, &[2]), not_allowed(), &d, "skip: registry not allowed: 127.0.0.1:5000"),
+        ("index unchanged", enabled("a", 1), image(1, &[5]), Some(index(5, None)), &d, "up-to-date"),
+        ("index changed, platform manifest known", enabled("a", 1), image(1, &[5, 6]), Some(index(7, listed(6, None))), &d, "up-to-date"),
+        ("index changed, same config", enabled("a", 1), image(1, &[5]), Some(index(7, listed(8, Some(1)))), &d, "up-to-date"),
+        ("index changed, platform changed", enabled("a", 1), image(1, &[5]), Some(index(7, listed(8, Some(9)))), &d, "update"),
+        ("index lost the platform", enabled("a", 1), image(1, &[5]), Some(index(7, Some(PlatformManifest::Missing))), &d, "error: the registry's index no longer lists a manifest for linux/amd64"),
+        ("parked old container", enabled("a.refit-old", 1), image(1, &[2]), Some(single(3)), &d, "skip: parked by refit during an update"),
+    ];
+    for (case, container, local, answer, defaults, expected) in cases {
+        assert_eq!(
+            decision_for(container, local, answer, defaults),
+            expected,
+            "case: {case}"
+        );
+    }
+}
+
+#[test]
+fn update_carries_the_checked_digest_and_platform() {
+    let local = image(1, &[2]);
+    let snapshot = Snapshot {
+        images: [(local.id.clone(), local)].into(),
+        containers: vec![enabled("a", 1)],
+    };
+    let remote: RemoteDigests = [(REF.parse().unwrap(), single(3))].into();
+    let plan = plan(&snapshot, &defaults(), &remote);
+    let item = &plan.items[0];
+    let update = item.decision.update().unwrap();
+    assert_eq!(update.digest, test_digest(3));
+    assert_eq!(update.reference.to_string(), REF);
+    assert_eq!(update.platform, Platform::new("linux", "amd64", ""));
+    assert_eq!(item.current_digest, Some(test_digest(2)));
+    assert_eq!(item.available_digest, Some(test_digest(3)));
+    assert_eq!(plan.order, vec![item.container.id.clone()]);
+}
+
+#[test]
+fn one_check_per_distinct_reference() {
+    let mut snapshot = Snapshot::default();
+    for i in 0..50u8 {
+        let image_number = i % 10;
+        let reference = format!("127.0.0.1:5000/app{image_number}:1");
+        let local = LocalImage {
+            repo_digests: vec![format!(
+                "127.0.0.1:5000/app{image_number}@{}",
+                test_digest(100 + image_number)
+            )],
+            ..image(image_number, &[])
+        };
+        snapshot.images.insert(local.id.clone(), local);
+        snapshot
+            .containers
+            .push(enabled(&format!("c{i}"), image_number).image(&reference));
+    }
+    snapshot.containers.push(
+        Container::test("unlabelled")
+            .image("127.0.0.1:5000/other:1")
+            .image_id(test_digest(1)),
+    );
+    let wanted = references_to_check(&snapshot, &defaults());
+    assert_eq!(wanted.len(), 10);
+    assert!(wanted.values().all(|images| images.len() == 1));
+}
+
+#[test]
+fn updates_are_ordered_dependencies_first_and_cycles_are_errors() {
+    let local = image(1, &[2]);
+    let db = enabled("db", 1);
+    let containers = vec![
+        enabled("web", 1).links(&["db"]),
+        db.clone(),
+        enabled("x", 1).links(&["y"]),
+        enabled("y", 1).links(&["x"]),
+    ];
+    let snapshot = Snapshot {
+        images: [(local.id.clone(), local)].into(),
+        containers,
+    };
+    let remote: RemoteDigests = [(REF.parse().unwrap(), single(3))].into();
+    let plan = plan(&snapshot, &defaults(), &remote);
+    let names: Vec<&str> = plan
+        .order
+        .iter()
+        .map(|id| plan.item(id).unwrap().container.name.as_str())
+        .collect();
+    assert_eq!(names, vec!["db", "web"]);
+    assert_eq!(
+        plan.items[2].decision.to_string(),
+        "error: dependency cycle between x, y"
+    );
+    assert_eq!(plan.graph.dependents(&db.id).len(), 1);
+}
