@@ -6,9 +6,13 @@
 //! - [`registry`]: the `Registry` trait and its HTTP implementation.
 
 pub mod engine;
+pub mod execute;
 pub mod model;
+pub mod observe;
+pub mod pass;
 pub mod plan;
 pub mod policy;
 pub mod recreate;
 pub mod registry;
+pub mod report;
 pub mod secret;

@@ -1,0 +1,173 @@
+//! Observing: a snapshot of the engine's containers and images, and the registries' answers
+//! for the references the planner asks about. Reads only; changes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures_util::{StreamExt, stream};
+use tracing::{debug, warn};
+
+use crate::engine::{self, Engine, facts};
+use crate::model::{
+    Digest, ImageRef, LocalImage, Platform, PlatformManifest, RemoteDigests, RemoteImage,
+    ResolveFailure, Snapshot,
+};
+use crate::registry::{self, IndexEntry, Registry};
+
+/// Engine calls in flight at once while observing.
+const ENGINE_CONCURRENCY: usize = 8;
+
+/// A container seen in the list that could not be inspected or understood.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unobserved {
+    pub id: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Observed {
+    pub snapshot: Snapshot,
+    pub unobserved: Vec<Unobserved>,
+}
+
+/// List and inspect containers (running ones, or all with `include_stopped`) and their
+/// images. Only a failure to list fails the whole observation; a container that vanished
+/// meanwhile is left out, one that cannot be inspected is reported.
+pub async fn observe(
+    engine: &dyn Engine,
+    include_stopped: bool,
+) -> Result<Observed, engine::Error> {
+    let ids = engine.list_container_ids(include_stopped).await?;
+    let inspected: Vec<(String, Result<_, engine::Error>)> = stream::iter(ids)
+        .map(|id| async move {
+            let result = engine.inspect_container(&id).await;
+            (id, result)
+        })
+        .buffered(ENGINE_CONCURRENCY)
+        .collect()
+        .await;
+    let mut observed = Observed::default();
+    for (id, result) in inspected {
+        let converted = match result {
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => Err(e.to_string()),
+            Ok(inspect) => facts::container(&inspect).map_err(|e| e.to_string()),
+        };
+        match converted {
+            Ok(container) => observed.snapshot.containers.push(container),
+            Err(reason) => observed.unobserved.push(Unobserved { id, reason }),
+        }
+    }
+    observed
+        .snapshot
+        .containers
+        .sort_by(|a, b| a.name.cmp(&b.name));
+    let image_ids: BTreeSet<Digest> = observed
+        .snapshot
+        .containers
+        .iter()
+        .map(|c| c.image_id.clone())
+        .collect();
+    let images: Vec<Option<LocalImage>> = stream::iter(image_ids)
+        .map(|id| async move {
+            match engine.inspect_image(id.as_str()).await {
+                Ok(inspect) => facts::image(&inspect).ok(),
+                Err(e) => {
+                    warn!(image = %id, error = %e, "cannot inspect image");
+                    None
+                }
+            }
+        })
+        .buffer_unordered(ENGINE_CONCURRENCY)
+        .collect()
+        .await;
+    observed.snapshot.images = images
+        .into_iter()
+        .flatten()
+        .map(|i| (i.id.clone(), i))
+        .collect();
+    Ok(observed)
+}
+
+/// Ask the registries about each reference, `concurrency` at a time: one manifest HEAD per
+/// reference, plus, only for a multi-arch index that no local image matches by digest, the
+/// index and the manifests needed to tell whether this host's platform changed.
+pub async fn resolve(
+    registry: &dyn Registry,
+    wanted: BTreeMap<ImageRef, Vec<LocalImage>>,
+    concurrency: usize,
+) -> RemoteDigests {
+    stream::iter(wanted)
+        .map(|(reference, images)| async move {
+            let answer = resolve_one(registry, &reference, &images)
+                .await
+                .map_err(|e| match e {
+                    registry::Error::NotAllowed { .. } => ResolveFailure::NotAllowed(e.to_string()),
+                    other => ResolveFailure::Failed(other.to_string()),
+                });
+            if let Err(failure) = &answer {
+                debug!(reference = %reference, failure = ?failure, "reference not resolved");
+            }
+            (reference, answer)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await
+}
+
+async fn resolve_one(
+    registry: &dyn Registry,
+    reference: &ImageRef,
+    images: &[LocalImage],
+) -> Result<RemoteImage, registry::Error> {
+    let head = registry.head_manifest(reference).await?;
+    let mut remote = RemoteImage {
+        digest: head.digest.clone(),
+        is_index: head.is_index(),
+        platforms: BTreeMap::new(),
+    };
+    let stale: Vec<&LocalImage> = images
+        .iter()
+        .filter(|i| !i.has_digest(&head.digest))
+        .collect();
+    if stale.is_empty() || !remote.is_index {
+        return Ok(remote);
+    }
+    let entries = registry
+        .index_entries(&reference.at_digest(&head.digest))
+        .await?;
+    let platforms: BTreeSet<&Platform> = stale.iter().map(|i| &i.platform).collect();
+    for platform in platforms {
+        let manifest = match pick_entry(&entries, platform) {
+            None => PlatformManifest::Missing,
+            Some(entry)
+                if stale
+                    .iter()
+                    .any(|i| i.platform == *platform && i.has_digest(&entry.digest)) =>
+            {
+                PlatformManifest::Listed {
+                    digest: entry.digest.clone(),
+                    config: None,
+                }
+            }
+            Some(entry) => {
+                let config = registry
+                    .config_digest(&reference.at_digest(&entry.digest))
+                    .await?;
+                PlatformManifest::Listed {
+                    digest: entry.digest.clone(),
+                    config: Some(config),
+                }
+            }
+        };
+        remote.platforms.insert(platform.clone(), manifest);
+    }
+    Ok(remote)
+}
+
+/// The index entry Docker would pull for `platform`: an exact match, else a compatible one.
+pub fn pick_entry<'a>(entries: &'a [IndexEntry], platform: &Platform) -> Option<&'a IndexEntry> {
+    entries
+        .iter()
+        .find(|e| e.platform == *platform)
+        .or_else(|| entries.iter().find(|e| platform.matches(&e.platform)))
+}

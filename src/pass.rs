@@ -1,0 +1,273 @@
+//! One pass: observe → decide → act → report. The only place the stages meet.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use chrono::Utc;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::engine::{self, Engine};
+use crate::execute::{Executor, Outcome, Settings};
+use crate::model::{ContainerId, ImageSource, Snapshot};
+use crate::observe::{self, Observed};
+use crate::plan::{self, Decision, Plan, order::Graph};
+use crate::policy::Defaults;
+use crate::registry::Registry;
+use crate::report::{ContainerReport, Mode, OutcomeKind, PassInfo, Provenance, Report};
+
+/// References resolved at once.
+const REGISTRY_CONCURRENCY: usize = 8;
+
+#[derive(Clone, Debug)]
+pub struct PassOptions {
+    pub mode: Mode,
+    /// Narrow the pass to these container names (empty: all).
+    pub names: Vec<String>,
+    pub defaults: Defaults,
+    pub include_stopped: bool,
+    pub settings: Settings,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error(transparent)]
+    Engine(#[from] engine::Error),
+    #[error("no container named {}", .0.join(", "))]
+    UnknownContainers(Vec<String>),
+}
+
+pub async fn run(
+    engine: &dyn Engine,
+    registry: &dyn Registry,
+    options: &PassOptions,
+) -> Result<Report, PassError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let span = info_span!("pass", pass.id = %id, mode = ?options.mode);
+    run_inner(engine, registry, options, id)
+        .instrument(span)
+        .await
+}
+
+async fn run_inner(
+    engine: &dyn Engine,
+    registry: &dyn Registry,
+    options: &PassOptions,
+    id: String,
+) -> Result<Report, PassError> {
+    let started_at = Utc::now();
+    let observed = observe::observe(engine, options.include_stopped).await?;
+    let narrowed = narrow(&observed.snapshot, &options.names)?;
+    let wanted = plan::references_to_check(&narrowed, &options.defaults);
+    info!(
+        containers = narrowed.containers.len(),
+        references = wanted.len(),
+        "checking"
+    );
+    let remote = observe::resolve(registry, wanted, REGISTRY_CONCURRENCY).await;
+    let mut plan = plan::plan(&narrowed, &options.defaults, &remote);
+    // Dependents may lie outside a narrowed pass; they are still stopped and started.
+    plan.graph = Graph::new(&observed.snapshot);
+    let results = match options.mode {
+        Mode::Check => BTreeMap::new(),
+        Mode::Update => {
+            act(
+                engine,
+                registry,
+                &observed.snapshot,
+                &plan,
+                &options.settings,
+            )
+            .await
+        }
+    };
+    let mut containers: Vec<ContainerReport> = plan
+        .items
+        .iter()
+        .map(|item| container_report(item, options.mode, results.get(&item.container.id)))
+        .collect();
+    containers.extend(unobserved_reports(&observed, options.mode));
+    let report = Report {
+        pass: PassInfo {
+            id,
+            started_at,
+            finished_at: Utc::now(),
+            mode: options.mode,
+        },
+        containers,
+    };
+    log_summary(&report);
+    Ok(report)
+}
+
+fn narrow(snapshot: &Snapshot, names: &[String]) -> Result<Snapshot, PassError> {
+    if names.is_empty() {
+        return Ok(snapshot.clone());
+    }
+    let unknown: Vec<String> = names
+        .iter()
+        .filter(|n| snapshot.container_named(n).is_none())
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(PassError::UnknownContainers(unknown));
+    }
+    let wanted: BTreeSet<&String> = names.iter().collect();
+    let containers = snapshot
+        .containers
+        .iter()
+        .filter(|c| wanted.contains(&c.name))
+        .cloned()
+        .collect();
+    Ok(Snapshot {
+        containers,
+        images: snapshot.images.clone(),
+    })
+}
+
+/// What the executor did, per container.
+struct Acted {
+    outcome: Outcome,
+    provenance: Option<Provenance>,
+    seconds: f64,
+}
+
+async fn act(
+    engine: &dyn Engine,
+    registry: &dyn Registry,
+    snapshot: &Snapshot,
+    plan: &Plan,
+    settings: &Settings,
+) -> BTreeMap<ContainerId, Acted> {
+    let executor = Executor::new(engine, registry, snapshot, settings.clone());
+    let mut verified = executor.prefetch(plan).await;
+    let mut results = BTreeMap::new();
+    for id in &plan.order {
+        let started = Instant::now();
+        let (outcome, provenance) = match verified.remove(id) {
+            Some(Ok(image)) => (
+                executor.update(plan, id, &image).await,
+                Provenance::from_labels(&image.labels),
+            ),
+            Some(Err(why)) => (Outcome::Failed(format!("pull failed: {why}")), None),
+            None => (Outcome::Failed("image was not pulled".into()), None),
+        };
+        results.insert(
+            id.clone(),
+            Acted {
+                outcome,
+                provenance,
+                seconds: started.elapsed().as_secs_f64(),
+            },
+        );
+    }
+    results
+}
+
+fn container_report(item: &plan::Planned, mode: Mode, acted: Option<&Acted>) -> ContainerReport {
+    let container = &item.container;
+    let image = match &container.image {
+        ImageSource::Reference(r) => r.to_string(),
+        _ => container.configured_image.clone(),
+    };
+    let target_image = match item.decision.update() {
+        Some(update) => Some(update.reference.to_string()),
+        None => container.image.reference().map(ToString::to_string),
+    };
+    let (outcome, reason) = match (mode, &item.decision, acted) {
+        (Mode::Check, decision, _) => (None, decision.reason().to_string()),
+        (Mode::Update, Decision::UpToDate, _) => (Some(OutcomeKind::UpToDate), String::new()),
+        (Mode::Update, Decision::Available(_), _) => (Some(OutcomeKind::Available), String::new()),
+        (Mode::Update, Decision::Skip(why), _) => (Some(OutcomeKind::Skipped), why.clone()),
+        (Mode::Update, Decision::Error(why), _) => (Some(OutcomeKind::Failed), why.clone()),
+        (Mode::Update, Decision::Update(_), Some(acted)) => match &acted.outcome {
+            Outcome::Updated { warnings, .. } => (Some(OutcomeKind::Updated), warnings.join("; ")),
+            Outcome::Failed(why) => (Some(OutcomeKind::Failed), why.clone()),
+            Outcome::RolledBack(why) => {
+                (Some(OutcomeKind::RolledBack), format!("rolled back: {why}"))
+            }
+        },
+        (Mode::Update, Decision::Update(_), None) => (
+            Some(OutcomeKind::Failed),
+            "update was not attempted".to_string(),
+        ),
+    };
+    ContainerReport {
+        name: container.name.clone(),
+        id: container.id.to_string(),
+        host: "local".into(),
+        image,
+        target_image,
+        current_digest: item.current_digest.clone(),
+        available_digest: item.available_digest.clone(),
+        decision: item.decision.kind(),
+        outcome,
+        reason,
+        provenance: acted.and_then(|a| a.provenance.clone()),
+        duration_seconds: acted.map(|a| (a.seconds * 1000.0).round() / 1000.0),
+    }
+}
+
+fn unobserved_reports(
+    observed: &Observed,
+    mode: Mode,
+) -> impl Iterator<Item = ContainerReport> + '_ {
+    observed.unobserved.iter().map(move |u| ContainerReport {
+        name: u.id.chars().take(12).collect(),
+        id: u.id.clone(),
+        host: "local".into(),
+        image: String::new(),
+        target_image: None,
+        current_digest: None,
+        available_digest: None,
+        decision: "error",
+        outcome: (mode == Mode::Update).then_some(OutcomeKind::Failed),
+        reason: format!("cannot inspect: {}", u.reason),
+        provenance: None,
+        duration_seconds: None,
+    })
+}
+
+fn log_summary(report: &Report) {
+    let count = |decision: &str| {
+        report
+            .containers
+            .iter()
+            .filter(|c| c.decision == decision)
+            .count()
+    };
+    let failed = report
+        .containers
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.outcome,
+                Some(OutcomeKind::Failed | OutcomeKind::RolledBack)
+            )
+        })
+        .count();
+    let updated = report
+        .containers
+        .iter()
+        .filter(|c| c.outcome == Some(OutcomeKind::Updated))
+        .count();
+    for c in report.containers.iter().filter(|c| {
+        c.decision == "error"
+            || matches!(
+                c.outcome,
+                Some(OutcomeKind::Failed | OutcomeKind::RolledBack)
+            )
+    }) {
+        warn!(container.name = %c.name, image = %c.image, reason = %c.reason, "container not updated");
+    }
+    info!(
+        scanned = report.containers.len(),
+        up_to_date = count("up-to-date"),
+        updates = count("update"),
+        available = count("available"),
+        skipped = count("skip"),
+        errors = count("error"),
+        updated,
+        failed,
+        "pass finished"
+    );
+}
