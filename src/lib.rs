@@ -5,6 +5,8 @@
 //! - [`model`]: the shared vocabulary (image references, digests, container facts). No IO.
 //! - [`registry`]: the `Registry` trait and its HTTP implementation.
 
+pub mod cli;
+pub mod config;
 pub mod engine;
 pub mod execute;
 pub mod model;

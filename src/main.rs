@@ -1,1 +1,160 @@
-fn main() {}
+//! refit's entry point: parse the command line, load the configuration, set up logging,
+//! build the engine and registry adapters, run the command, map the result to an exit status.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use refit::cli::{Cli, Command};
+use refit::config::{Config, LogFormat, Overrides};
+use refit::engine::DockerEngine;
+use refit::pass::{self, PassError, PassOptions};
+use refit::registry::{OciRegistry, RegistryOptions, RegistrySettings};
+use refit::report::Mode;
+use refit::{execute, policy};
+
+/// Exit statuses (SPEC section 7).
+const FAILURES: u8 = 1;
+const BAD_USAGE: u8 = 2;
+const ENGINE_UNREACHABLE: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides {
+        docker_host: cli.docker_host.clone(),
+        log_format: cli.log_format,
+        log_level: cli.log_level,
+    };
+    let config = match Config::load(
+        cli.config.as_deref(),
+        &|name| std::env::var(name).ok(),
+        &overrides,
+    ) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("refit: {e}");
+            return ExitCode::from(BAD_USAGE);
+        }
+    };
+    init_tracing(&config);
+    match cli.command {
+        Command::Config => {
+            print!("{}", config.to_toml_redacted());
+            ExitCode::SUCCESS
+        }
+        Command::Check { names, json } => run_pass(&config, Mode::Check, names, json),
+        Command::Update { names, json } => run_pass(&config, Mode::Update, names, json),
+    }
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::new(format!("warn,refit={}", config.log.level));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    match config.log.format {
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn run_pass(config: &Config, mode: Mode, names: Vec<String>, json: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("refit: cannot start the async runtime: {e}");
+            return ExitCode::from(FAILURES);
+        }
+    };
+    runtime.block_on(async {
+        let engine = match connect(config).await {
+            Ok(engine) => engine,
+            Err(e) => {
+                eprintln!("refit: {e}");
+                return ExitCode::from(ENGINE_UNREACHABLE);
+            }
+        };
+        let registry = match OciRegistry::new(registry_options(config)) {
+            Ok(registry) => registry,
+            Err(e) => {
+                eprintln!("refit: {e}");
+                return ExitCode::from(BAD_USAGE);
+            }
+        };
+        match pass::run(&engine, &registry, &pass_options(config, mode, names)).await {
+            Ok(report) => {
+                if json {
+                    println!("{}", report.to_json());
+                } else {
+                    print!("{}", report.to_table());
+                }
+                if report.has_failures() {
+                    ExitCode::from(FAILURES)
+                } else {
+                    ExitCode::SUCCESS
+                }
+            }
+            Err(PassError::UnknownContainers(names)) => {
+                eprintln!("refit: {}", PassError::UnknownContainers(names));
+                ExitCode::from(BAD_USAGE)
+            }
+            Err(PassError::Engine(e)) => {
+                eprintln!("refit: {e}");
+                ExitCode::from(ENGINE_UNREACHABLE)
+            }
+        }
+    })
+}
+
+/// Connect to the configured engine; the error names the address tried.
+async fn connect(config: &Config) -> Result<DockerEngine, refit::engine::Error> {
+    DockerEngine::connect(&config.docker.host, config.docker.tls.as_ref()).await
+}
+
+fn registry_options(config: &Config) -> RegistryOptions {
+    let registries = config
+        .registries
+        .iter()
+        .map(|(host, r)| {
+            let settings = RegistrySettings {
+                username: r.username.clone(),
+                password: r.password.clone(),
+                ca_file: r.ca_file.clone(),
+                insecure: r.insecure,
+            };
+            (host.clone(), settings)
+        })
+        .collect();
+    RegistryOptions {
+        allowed_registries: config.trust.allowed_registries.clone(),
+        registries,
+        ..RegistryOptions::default()
+    }
+}
+
+fn pass_options(config: &Config, mode: Mode, names: Vec<String>) -> PassOptions {
+    let policy = &config.policy;
+    PassOptions {
+        mode,
+        names,
+        defaults: policy::Defaults {
+            selection: policy.selection,
+            monitor_only: policy.monitor_only,
+            scope: policy.scope.clone(),
+        },
+        include_stopped: policy.include_stopped,
+        settings: execute::Settings {
+            cleanup: policy.cleanup,
+            stop_timeout: policy.stop_timeout,
+            pull_concurrency: 4,
+        },
+    }
+}

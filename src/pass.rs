@@ -42,7 +42,7 @@ pub async fn run(
     options: &PassOptions,
 ) -> Result<Report, PassError> {
     let id = uuid::Uuid::new_v4().to_string();
-    let span = info_span!("pass", pass.id = %id, mode = ?options.mode);
+    let span = info_span!("pass", pass.id = %id, mode = options.mode.as_str());
     run_inner(engine, registry, options, id)
         .instrument(span)
         .await

@@ -1,6 +1,5 @@
 //! `DockerEngine`: the `Engine` trait over bollard. The only module that performs Docker IO.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,24 +19,14 @@ use tracing::debug;
 
 use super::version::{self, ApiVersion};
 use super::{CreateSpec, Engine, Error, RestartPolicy};
+use crate::config::TlsPaths;
 use crate::model::Platform;
 use crate::registry::Credentials;
-
-/// The default engine address when neither configuration nor `DOCKER_HOST` names one.
-pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
 /// bollard applies one timeout to whole requests, pulls and stops included, so it is set
 /// high; quick calls get their own, shorter bound (`QUICK`).
 const CLIENT_TIMEOUT_SECS: u64 = 3600;
 const QUICK: Duration = Duration::from_secs(60);
-
-/// Client certificate files for a `tcp://` engine behind TLS.
-#[derive(Clone, Debug)]
-pub struct TlsFiles {
-    pub ca: PathBuf,
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
 
 pub struct DockerEngine {
     docker: Docker,
@@ -47,7 +36,7 @@ pub struct DockerEngine {
 
 impl DockerEngine {
     /// Connect to `host` and negotiate the API version (see `version::negotiate`).
-    pub async fn connect(host: &str, tls: Option<&TlsFiles>) -> Result<DockerEngine, Error> {
+    pub async fn connect(host: &str, tls: Option<&TlsPaths>) -> Result<DockerEngine, Error> {
         let address = host.to_string();
         let probe = Self::client(host, tls, version::NEWEST_KNOWN)?;
         let answer = tokio::time::timeout(QUICK, probe.version())
@@ -79,7 +68,7 @@ impl DockerEngine {
         self.api
     }
 
-    fn client(host: &str, tls: Option<&TlsFiles>, api: ApiVersion) -> Result<Docker, Error> {
+    fn client(host: &str, tls: Option<&TlsPaths>, api: ApiVersion) -> Result<Docker, Error> {
         let version = bollard::ClientVersion {
             major_version: api.major as usize,
             minor_version: api.minor as usize,

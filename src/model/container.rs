@@ -204,6 +204,61 @@ impl Snapshot {
     }
 }
 
+/// Test fixtures as builders: `Container::test("web").image("nginx:1.27").with_label(k, v)`.
+#[cfg(test)]
+impl Container {
+    pub fn test(name: &str) -> Container {
+        let id = format!(
+            "{:0<64}",
+            name.bytes().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        let image_id = crate::model::digest::test_digest(0x11);
+        Container {
+            id: ContainerId(id[..64].to_string()),
+            name: name.to_string(),
+            configured_image: "127.0.0.1:5000/app:1".into(),
+            image: ImageSource::parse("127.0.0.1:5000/app:1", &image_id),
+            image_id,
+            labels: BTreeMap::new(),
+            state: RunState::Running,
+            network_mode: NetworkMode::Bridge,
+            links: Vec::new(),
+        }
+    }
+
+    pub fn with_label(mut self, key: &str, value: &str) -> Container {
+        self.labels.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    pub fn image(mut self, configured: &str) -> Container {
+        self.configured_image = configured.to_string();
+        self.image = ImageSource::parse(configured, &self.image_id);
+        self
+    }
+
+    pub fn image_id(mut self, id: Digest) -> Container {
+        self.image_id = id;
+        self.image = ImageSource::parse(&self.configured_image, &self.image_id);
+        self
+    }
+
+    pub fn network_mode(mut self, mode: &str) -> Container {
+        self.network_mode = NetworkMode::parse(mode);
+        self
+    }
+
+    pub fn links(mut self, names: &[&str]) -> Container {
+        self.links = names.iter().map(|n| n.to_string()).collect();
+        self
+    }
+
+    pub fn stopped(mut self) -> Container {
+        self.state = RunState::Stopped;
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,60 +319,5 @@ mod tests {
             Some(d2)
         );
         assert_eq!(image.digest_for(&"ghcr.io/x/y".parse().unwrap()), Some(d1));
-    }
-}
-
-/// Test fixtures as builders: `Container::test("web").image("nginx:1.27").with_label(k, v)`.
-#[cfg(test)]
-impl Container {
-    pub fn test(name: &str) -> Container {
-        let id = format!(
-            "{:0<64}",
-            name.bytes().map(|b| format!("{b:02x}")).collect::<String>()
-        );
-        let image_id = crate::model::digest::test_digest(0x11);
-        Container {
-            id: ContainerId(id[..64].to_string()),
-            name: name.to_string(),
-            configured_image: "127.0.0.1:5000/app:1".into(),
-            image: ImageSource::parse("127.0.0.1:5000/app:1", &image_id),
-            image_id,
-            labels: BTreeMap::new(),
-            state: RunState::Running,
-            network_mode: NetworkMode::Bridge,
-            links: Vec::new(),
-        }
-    }
-
-    pub fn with_label(mut self, key: &str, value: &str) -> Container {
-        self.labels.insert(key.to_string(), value.to_string());
-        self
-    }
-
-    pub fn image(mut self, configured: &str) -> Container {
-        self.configured_image = configured.to_string();
-        self.image = ImageSource::parse(configured, &self.image_id);
-        self
-    }
-
-    pub fn image_id(mut self, id: Digest) -> Container {
-        self.image_id = id;
-        self.image = ImageSource::parse(&self.configured_image, &self.image_id);
-        self
-    }
-
-    pub fn network_mode(mut self, mode: &str) -> Container {
-        self.network_mode = NetworkMode::parse(mode);
-        self
-    }
-
-    pub fn links(mut self, names: &[&str]) -> Container {
-        self.links = names.iter().map(|n| n.to_string()).collect();
-        self
-    }
-
-    pub fn stopped(mut self) -> Container {
-        self.state = RunState::Stopped;
-        self
     }
 }

@@ -110,7 +110,7 @@ pub fn references_to_check(
 ) -> BTreeMap<ImageRef, Vec<LocalImage>> {
     let mut wanted: BTreeMap<ImageRef, Vec<LocalImage>> = BTreeMap::new();
     for container in &snapshot.containers {
-        if let Ok((reference, image)) = checkable(snapshot, container, defaults) {
+        if let Check::Ask(reference, image) = checkable(snapshot, container, defaults) {
             let images = wanted.entry(reference.clone()).or_default();
             if !images.iter().any(|i| i.id == image.id) {
                 images.push(image.clone());
@@ -120,9 +120,27 @@ pub fn references_to_check(
     wanted
 }
 
-/// The reference and local image of a container that needs a registry answer, or the
-/// decision that makes asking unnecessary.
+/// Whether a container needs a registry answer.
+enum Check<'a> {
+    /// Ask about this reference, to compare with this local image.
+    Ask(&'a ImageRef, &'a LocalImage),
+    /// No question needed: the decision is already known.
+    Decided(Decision),
+}
+
 fn checkable<'a>(
+    snapshot: &'a Snapshot,
+    container: &'a Container,
+    defaults: &Defaults,
+) -> Check<'a> {
+    match decided_without_registry(snapshot, container, defaults) {
+        Ok((reference, image)) => Check::Ask(reference, image),
+        Err(decision) => Check::Decided(decision),
+    }
+}
+
+#[allow(clippy::result_large_err)] // private; the Err is the decision itself
+fn decided_without_registry<'a>(
     snapshot: &'a Snapshot,
     container: &'a Container,
     defaults: &Defaults,
@@ -203,8 +221,8 @@ fn decide(
         decision,
     };
     let (reference, image) = match checkable(snapshot, container, defaults) {
-        Ok(found) => found,
-        Err(decision) => return planned(decision, None),
+        Check::Ask(reference, image) => (reference, image),
+        Check::Decided(decision) => return planned(decision, None),
     };
     let answer = match remote.get(reference) {
         Some(Ok(answer)) => answer,

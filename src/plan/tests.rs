@@ -100,8 +100,9 @@ fn decision_table() {
             "registry not allowed: 127.0.0.1:5000".into(),
         )))
     };
+    type Answer = Option<Result<RemoteImage, ResolveFailure>>;
     #[rustfmt::skip]
-    let cases: Vec<(&str, Container, LocalImage, Option<Result<RemoteImage, ResolveFailure>>, &Defaults, &str)> = vec![
+    let cases: Vec<(&str, Container, LocalImage, Answer, &Defaults, &str)> = vec![
         ("unlabelled, opt-in", Container::test("a").image(REF).image_id(test_digest(1)), image(1, &[2]), None, &d, "skip: not selected: no refit.enable=true label"),
         ("same digest", enabled("a", 1), image(1, &[2]), Some(single(2)), &d, "up-to-date"),
         ("new digest", enabled("a", 1), image(1, &[2]), Some(single(3)), &d, "update"),

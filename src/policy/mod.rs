@@ -6,14 +6,9 @@ pub mod labels;
 
 use crate::model::Container;
 
-/// Which containers a pass manages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Selection {
-    /// Only containers labelled `refit.enable=true`.
-    OptIn,
-    /// Every container except those labelled `refit.enable=false`.
-    All,
-}
+/// Which containers a pass manages: `OptIn` (only `refit.enable=true`) or `All` (all but
+/// `refit.enable=false`).
+pub use crate::config::Selection;
 
 /// The configuration defaults policy starts from.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -112,10 +112,10 @@ fn config_body(
     let (entrypoint, cmd) = entrypoint_and_cmd(config, defaults);
     let shares_namespace = matches!(mode, NetworkMode::Container(_));
     let hostname = config.hostname.clone().filter(|h| {
-        !h.is_empty()
-            && h != id.short()
-            && !shares_namespace
-            && !(*mode == NetworkMode::Host && Some(h) == target.engine_host_name.as_ref())
+        let engine_given = h.is_empty()
+            || h == id.short()
+            || (*mode == NetworkMode::Host && Some(h) == target.engine_host_name.as_ref());
+        !engine_given && !shares_namespace
     });
     let mut labels = without_defaults_map(config.labels.as_ref(), defaults.labels.as_ref());
     if let Some(labels) = labels.as_mut()

@@ -9,6 +9,21 @@ use async_trait::async_trait;
 
 use crate::model::{Digest, ImageRef, Platform};
 
+mod auth;
+mod credentials;
+mod endpoint;
+mod manifest;
+mod oci;
+mod retry;
+mod transport;
+
+#[cfg(test)]
+mod tests;
+
+pub use oci::{OciRegistry, RegistryOptions, RegistrySettings};
+pub use retry::RetryPolicy;
+pub use transport::{RequestCounts, RequestKind};
+
 /// What a HEAD on a manifest answers: the digest the reference points to and its media type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManifestHead {
@@ -76,6 +91,10 @@ pub enum Error {
     },
     #[error("registry {registry} gave an answer refit cannot use: {message}")]
     Protocol { registry: String, message: String },
+    /// The HTTP client for a registry could not be built (CA file unreadable or invalid, no
+    /// CA certificates on the system for an HTTPS registry). Fixing it takes the operator.
+    #[error("cannot set up a connection to registry {registry}: {message}")]
+    Setup { registry: String, message: String },
 }
 
 impl Error {

@@ -1,0 +1,108 @@
+//! The configuration file as written: serde structs mirroring the TOML key for key, every key
+//! optional. Defaults and cross-key rules are applied later, in the conversion to `Config`;
+//! values that can be checked alone are checked here, by the value types, so that a file
+//! error carries the position of the value.
+//!
+//! A value that must be checked together with another one is kept `Spanned`, so the
+//! conversion can still point at it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use super::value::{DockerHost, DurationValue, PasswordMarker, RegistryHost};
+use super::{LogFormat, LogLevel, Selection};
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, expecting = "a table of refit settings")]
+pub(super) struct RawConfig {
+    pub docker: RawDocker,
+    pub policy: RawPolicy,
+    pub registries: BTreeMap<RegistryHost, RawRegistry>,
+    pub trust: RawTrust,
+    pub log: RawLog,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, expecting = "the [docker] table")]
+pub(super) struct RawDocker {
+    pub host: Option<DockerHost>,
+    pub tls_ca: Option<Spanned<PathBuf>>,
+    pub tls_cert: Option<Spanned<PathBuf>>,
+    pub tls_key: Option<Spanned<PathBuf>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, expecting = "the [policy] table")]
+pub(super) struct RawPolicy {
+    pub selection: Option<Selection>,
+    pub monitor_only: Option<bool>,
+    pub include_stopped: Option<bool>,
+    pub cleanup: Option<bool>,
+    pub scope: Option<String>,
+    pub stop_timeout: Option<DurationValue>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = "a [registries.\"host\"] table"
+)]
+pub(super) struct RawRegistry {
+    pub username: Option<Spanned<String>>,
+    /// Only ever `"***"` or `""`: the printed form of a password read from `password_file`.
+    pub password: Option<Spanned<PasswordMarker>>,
+    pub password_file: Option<Spanned<PathBuf>>,
+    pub ca_file: Option<PathBuf>,
+    pub insecure: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, expecting = "the [trust] table")]
+pub(super) struct RawTrust {
+    pub allowed_registries: Option<Vec<RegistryHost>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, expecting = "the [log] table")]
+pub(super) struct RawLog {
+    pub format: Option<LogFormat>,
+    pub level: Option<LogLevel>,
+}
+
+impl RawConfig {
+    /// Makes the file's relative paths relative to the file's own folder rather than to
+    /// wherever refit happens to be started (a systemd unit starts it in `/`).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let docker = &mut self.docker;
+        for path in [
+            &mut docker.tls_ca,
+            &mut docker.tls_cert,
+            &mut docker.tls_key,
+        ] {
+            resolve_spanned(path, base);
+        }
+        for registry in self.registries.values_mut() {
+            resolve_spanned(&mut registry.password_file, base);
+            if let Some(path) = &mut registry.ca_file {
+                resolve(path, base);
+            }
+        }
+    }
+}
+
+fn resolve_spanned(path: &mut Option<Spanned<PathBuf>>, base: &Path) {
+    if let Some(path) = path {
+        resolve(path.get_mut(), base);
+    }
+}
+
+fn resolve(path: &mut PathBuf, base: &Path) {
+    // An empty path means "not set" and stays empty.
+    if !path.as_os_str().is_empty() && path.is_relative() {
+        *path = base.join(&*path);
+    }
+}
