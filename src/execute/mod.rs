@@ -182,9 +182,22 @@ impl<'a> Executor<'a> {
         outcome
     }
 
-    /// Remove the old image unless a container still uses it or it is tagged elsewhere: the
-    /// engine refuses both without `force`, which refit never uses.
+    /// Remove the old image unless a tag still names it (the update moved the container's own
+    /// tag away, so any tag left is someone else's) or a container still uses it (the engine
+    /// refuses that without `force`, which refit never uses).
     async fn remove_unused_image(&self, image_id: &Digest) {
+        let tags = self.engine.inspect_image(image_id.as_str()).await.map(|i| i.repo_tags.unwrap_or_default());
+        match tags {
+            Ok(tags) if !tags.is_empty() => {
+                info!(image_id = %image_id.short(), tags = ?tags, "old image kept: still tagged");
+                return;
+            }
+            Err(e) => {
+                warn!(image_id = %image_id.short(), error = %e, "old image kept");
+                return;
+            }
+            Ok(_) => {}
+        }
         match self.engine.remove_image(image_id.as_str()).await {
             Ok(()) => info!(image_id = %image_id.short(), "old image removed"),
             Err(e) => warn!(image_id = %image_id.short(), error = %e, "old image kept"),

@@ -7,3 +7,6 @@ mod support;
 
 // Tests of the harness itself: images, containers, the counting registry, cleanup.
 mod harness_smoke;
+
+// `refit update` end to end: digest updates, what is left alone, sharers, stopped containers.
+mod update;
