@@ -11,6 +11,8 @@ use refit::pass::{self, PassError, PassOptions};
 use refit::registry::{OciRegistry, RegistryOptions, RegistrySettings};
 use refit::report::Mode;
 use refit::{execute, policy};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
 
 /// Exit statuses (SPEC section 7).
 const FAILURES: u8 = 1;
@@ -89,7 +91,15 @@ fn run_pass(config: &Config, mode: Mode, names: Vec<String>, json: bool) -> Exit
                 return ExitCode::from(BAD_USAGE);
             }
         };
-        match pass::run(&engine, &registry, &pass_options(config, mode, names)).await {
+        let stop = shutdown_on_signal();
+        match pass::run(
+            &engine,
+            &registry,
+            &pass_options(config, mode, names),
+            &stop,
+        )
+        .await
+        {
             Ok(report) => {
                 if json {
                     println!("{}", report.to_json());
@@ -112,6 +122,29 @@ fn run_pass(config: &Config, mode: Mode, names: Vec<String>, json: bool) -> Exit
             }
         }
     })
+}
+
+/// A token cancelled on SIGINT or SIGTERM: the pass then finishes the container in hand and
+/// starts no other, so no container is left stopped or renamed.
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let mut terminate = match signal(SignalKind::terminate()) {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        tracing::warn!("signal received: finishing the container in hand, then stopping");
+        cancel.cancel();
+    });
+    token
 }
 
 /// Connect to the configured engine; the error names the address tried.

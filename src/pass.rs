@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use chrono::Utc;
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::engine::{self, Engine};
@@ -36,14 +37,17 @@ pub enum PassError {
     UnknownContainers(Vec<String>),
 }
 
+/// Run one pass. When `stop` is cancelled the pass finishes the container in hand (never
+/// leaving one stopped or renamed) and reports the updates it did not start as skipped.
 pub async fn run(
     engine: &dyn Engine,
     registry: &dyn Registry,
     options: &PassOptions,
+    stop: &CancellationToken,
 ) -> Result<Report, PassError> {
     let id = uuid::Uuid::new_v4().to_string();
     let span = info_span!("pass", pass.id = %id, mode = options.mode.as_str());
-    run_inner(engine, registry, options, id)
+    run_inner(engine, registry, options, stop, id)
         .instrument(span)
         .await
 }
@@ -52,6 +56,7 @@ async fn run_inner(
     engine: &dyn Engine,
     registry: &dyn Registry,
     options: &PassOptions,
+    stop: &CancellationToken,
     id: String,
 ) -> Result<Report, PassError> {
     let started_at = Utc::now();
@@ -76,6 +81,7 @@ async fn run_inner(
                 &observed.snapshot,
                 &plan,
                 &options.settings,
+                stop,
             )
             .await
         }
@@ -124,9 +130,9 @@ fn narrow(snapshot: &Snapshot, names: &[String]) -> Result<Snapshot, PassError> 
     })
 }
 
-/// What the executor did, per container.
+/// What the executor did, per container; `None` for an update not started (shutdown).
 struct Acted {
-    outcome: Outcome,
+    outcome: Option<Outcome>,
     provenance: Option<Provenance>,
     seconds: f64,
 }
@@ -137,11 +143,23 @@ async fn act(
     snapshot: &Snapshot,
     plan: &Plan,
     settings: &Settings,
+    stop: &CancellationToken,
 ) -> BTreeMap<ContainerId, Acted> {
     let executor = Executor::new(engine, registry, snapshot, settings.clone());
     let mut verified = executor.prefetch(plan).await;
     let mut results = BTreeMap::new();
     for id in &plan.order {
+        if stop.is_cancelled() {
+            results.insert(
+                id.clone(),
+                Acted {
+                    outcome: None,
+                    provenance: None,
+                    seconds: 0.0,
+                },
+            );
+            continue;
+        }
         let started = Instant::now();
         let (outcome, provenance) = match verified.remove(id) {
             Some(Ok(image)) => (
@@ -151,14 +169,13 @@ async fn act(
             Some(Err(why)) => (Outcome::Failed(format!("pull failed: {why}")), None),
             None => (Outcome::Failed("image was not pulled".into()), None),
         };
-        results.insert(
-            id.clone(),
-            Acted {
-                outcome,
-                provenance,
-                seconds: started.elapsed().as_secs_f64(),
-            },
-        );
+        let seconds = started.elapsed().as_secs_f64();
+        let acted = Acted {
+            outcome: Some(outcome),
+            provenance,
+            seconds,
+        };
+        results.insert(id.clone(), acted);
     }
     results
 }
@@ -180,11 +197,17 @@ fn container_report(item: &plan::Planned, mode: Mode, acted: Option<&Acted>) -> 
         (Mode::Update, Decision::Skip(why), _) => (Some(OutcomeKind::Skipped), why.clone()),
         (Mode::Update, Decision::Error(why), _) => (Some(OutcomeKind::Failed), why.clone()),
         (Mode::Update, Decision::Update(_), Some(acted)) => match &acted.outcome {
-            Outcome::Updated { warnings, .. } => (Some(OutcomeKind::Updated), warnings.join("; ")),
-            Outcome::Failed(why) => (Some(OutcomeKind::Failed), why.clone()),
-            Outcome::RolledBack(why) => {
+            Some(Outcome::Updated { warnings, .. }) => {
+                (Some(OutcomeKind::Updated), warnings.join("; "))
+            }
+            Some(Outcome::Failed(why)) => (Some(OutcomeKind::Failed), why.clone()),
+            Some(Outcome::RolledBack(why)) => {
                 (Some(OutcomeKind::RolledBack), format!("rolled back: {why}"))
             }
+            None => (
+                Some(OutcomeKind::Skipped),
+                "not started: refit is shutting down".to_string(),
+            ),
         },
         (Mode::Update, Decision::Update(_), None) => (
             Some(OutcomeKind::Failed),
@@ -203,7 +226,9 @@ fn container_report(item: &plan::Planned, mode: Mode, acted: Option<&Acted>) -> 
         outcome,
         reason,
         provenance: acted.and_then(|a| a.provenance.clone()),
-        duration_seconds: acted.map(|a| (a.seconds * 1000.0).round() / 1000.0),
+        duration_seconds: acted
+            .filter(|a| a.outcome.is_some())
+            .map(|a| (a.seconds * 1000.0).round() / 1000.0),
     }
 }
 

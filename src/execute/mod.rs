@@ -186,7 +186,11 @@ impl<'a> Executor<'a> {
     /// tag away, so any tag left is someone else's) or a container still uses it (the engine
     /// refuses that without `force`, which refit never uses).
     async fn remove_unused_image(&self, image_id: &Digest) {
-        let tags = self.engine.inspect_image(image_id.as_str()).await.map(|i| i.repo_tags.unwrap_or_default());
+        let tags = self
+            .engine
+            .inspect_image(image_id.as_str())
+            .await
+            .map(|i| i.repo_tags.unwrap_or_default());
         match tags {
             Ok(tags) if !tags.is_empty() => {
                 info!(image_id = %image_id.short(), tags = ?tags, "old image kept: still tagged");
