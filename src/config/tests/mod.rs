@@ -288,3 +288,16 @@ fn keyword_values_parse_as_printed() {
     }
     assert_eq!("OPT-IN".parse::<Selection>(), Ok(Selection::OptIn));
 }
+
+/// docs/configuration.md is the operator's reference: every variable refit reads is in it.
+#[test]
+fn the_configuration_page_lists_every_variable() {
+    let page = include_str!("../../../docs/configuration.md");
+    for variable in super::VARIABLES {
+        assert!(
+            page.contains(&format!("`{}`", variable.name)),
+            "docs/configuration.md lacks {}",
+            variable.name
+        );
+    }
+}
