@@ -104,8 +104,18 @@ impl DockerEngine {
         operation: &'static str,
         call: impl Future<Output = Result<T, BollardError>>,
     ) -> Result<T, Error> {
+        self.quick_on(operation, operation, call).await
+    }
+
+    /// `quick`, with `subject` (what a "not found" is about) named in the error.
+    async fn quick_on<T>(
+        &self,
+        operation: &'static str,
+        subject: &str,
+        call: impl Future<Output = Result<T, BollardError>>,
+    ) -> Result<T, Error> {
         match tokio::time::timeout(QUICK, call).await {
-            Ok(result) => result.map_err(|e| self.error(operation, e)),
+            Ok(result) => result.map_err(|e| self.error(subject, e)),
             Err(_) => Err(Error::Timeout {
                 operation,
                 after: QUICK,
@@ -198,25 +208,15 @@ impl Engine for DockerEngine {
     }
 
     async fn inspect_container(&self, id: &str) -> Result<ContainerInspectResponse, Error> {
-        let what = format!("container {id}");
-        match tokio::time::timeout(QUICK, self.docker.inspect_container(id, None)).await {
-            Ok(result) => result.map_err(|e| self.error(&what, e)),
-            Err(_) => Err(Error::Timeout {
-                operation: "inspect container",
-                after: QUICK,
-            }),
-        }
+        let subject = format!("container {id}");
+        let call = self.docker.inspect_container(id, None);
+        self.quick_on("inspect container", &subject, call).await
     }
 
     async fn inspect_image(&self, image: &str) -> Result<ImageInspect, Error> {
-        let what = format!("image {image}");
-        match tokio::time::timeout(QUICK, self.docker.inspect_image(image)).await {
-            Ok(result) => result.map_err(|e| self.error(&what, e)),
-            Err(_) => Err(Error::Timeout {
-                operation: "inspect image",
-                after: QUICK,
-            }),
-        }
+        let subject = format!("image {image}");
+        self.quick_on("inspect image", &subject, self.docker.inspect_image(image))
+            .await
     }
 
     async fn host_name(&self) -> Result<String, Error> {
