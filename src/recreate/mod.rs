@@ -13,7 +13,8 @@ mod network;
 mod tests;
 
 use bollard::models::{
-    ContainerConfig, ContainerCreateBody, ContainerInspectResponse, ImageConfig, ImageInspect,
+    ContainerConfig, ContainerCreateBody, ContainerInspectResponse, HealthConfig, ImageConfig,
+    ImageInspect,
 };
 
 use crate::engine::CreateSpec;
@@ -142,7 +143,10 @@ fn config_body(
         stdin_once: config.stdin_once,
         env: without_defaults(config.env.as_ref(), defaults.env.as_ref()),
         cmd,
-        healthcheck: unless_default(&config.healthcheck, &defaults.healthcheck),
+        healthcheck: healthcheck_without_defaults(
+            config.healthcheck.as_ref(),
+            defaults.healthcheck.as_ref(),
+        ),
         image: Some(target.image.clone()),
         volumes: without_defaults(config.volumes.as_ref(), defaults.volumes.as_ref()),
         working_dir: unless_default(&config.working_dir, &defaults.working_dir),
@@ -176,6 +180,31 @@ fn entrypoint_and_cmd(
         cmd
     };
     (None, cmd)
+}
+
+/// The engine merges a container's healthcheck with its image's field by field (a zero field
+/// takes the image's value), so `--health-cmd` alone inherits the image's interval. Each field
+/// equal to the old image's is dropped, so that it follows the new image instead of pinning it.
+fn healthcheck_without_defaults(
+    config: Option<&HealthConfig>,
+    image: Option<&HealthConfig>,
+) -> Option<HealthConfig> {
+    let config = config.filter(|h| !h.is_blank())?;
+    let image = image.cloned().unwrap_or_default();
+    fn own<T: PartialEq + Clone>(value: &Option<T>, image: &Option<T>, zero: T) -> Option<T> {
+        value
+            .clone()
+            .filter(|v| *v != zero && Some(v) != image.as_ref())
+    }
+    let kept = HealthConfig {
+        test: own(&config.test, &image.test, Vec::new()),
+        interval: own(&config.interval, &image.interval, 0),
+        timeout: own(&config.timeout, &image.timeout, 0),
+        retries: own(&config.retries, &image.retries, 0),
+        start_period: own(&config.start_period, &image.start_period, 0),
+        start_interval: own(&config.start_interval, &image.start_interval, 0),
+    };
+    (!kept.is_blank()).then_some(kept)
 }
 
 fn non_empty(v: &Option<Vec<String>>) -> Option<Vec<String>> {

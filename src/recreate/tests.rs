@@ -188,6 +188,38 @@ fn image_defaults_are_not_pinned() {
     assert_eq!(body.labels, map(&[("refit.enable", "true")]));
 }
 
+/// `--health-cmd` alone: the engine filled interval and retries from the image, so they are
+/// the image's and must follow the new one; an interval the operator changed stays.
+#[test]
+fn healthcheck_fields_follow_the_image_one_by_one() {
+    let mut old = old_container();
+    let config = old.config.as_mut().unwrap();
+    config.healthcheck = Some(HealthConfig {
+        test: strings(&["CMD-SHELL", "test -d /op"]),
+        interval: Some(1_000_000_000),
+        timeout: Some(5_000_000_000),
+        retries: Some(0),
+        ..Default::default()
+    });
+    let body = build(&old).body;
+    assert_eq!(
+        body.healthcheck,
+        Some(HealthConfig {
+            test: strings(&["CMD-SHELL", "test -d /op"]),
+            timeout: Some(5_000_000_000),
+            ..Default::default()
+        })
+    );
+
+    let config = old.config.as_mut().unwrap();
+    config.healthcheck = Some(health("wget -q localhost"));
+    assert_eq!(
+        build(&old).body.healthcheck,
+        None,
+        "all the image's: none pinned"
+    );
+}
+
 #[test]
 fn operator_values_survive() {
     let mut old = old_container();
@@ -208,7 +240,14 @@ fn operator_values_survive() {
     assert_eq!(body.cmd, strings(&["serve", "--verbose"]));
     assert_eq!(body.working_dir.as_deref(), Some("/elsewhere"));
     assert_eq!(body.user.as_deref(), Some("1000:1000"));
-    assert_eq!(body.healthcheck, Some(health("true")));
+    assert_eq!(
+        body.healthcheck,
+        Some(HealthConfig {
+            test: strings(&["CMD-SHELL", "true"]),
+            ..Default::default()
+        }),
+        "the test is the operator's; the interval equal to the image's follows the new image"
+    );
     assert_eq!(body.hostname.as_deref(), Some("myhost"));
     assert_eq!(body.domainname.as_deref(), Some("example.org"));
     assert_eq!(
