@@ -10,3 +10,18 @@ mod harness_smoke;
 
 // `refit update` end to end: digest updates, what is left alone, sharers, stopped containers.
 mod update;
+
+// Configuration fidelity: every operator-set field survives, image defaults follow the new image.
+mod fidelity;
+
+// `refit check`: request counts, decisions (JSON and table), selection, monitor-only, skips.
+mod check;
+
+// The command line: exit statuses, config errors and `refit config`, failures isolated per registry.
+mod cli;
+
+// Multi-arch indexes: only a change of the container's own platform manifest is an update.
+mod multiarch;
+
+// How refit reaches the engine (unix, tcp) and private registries (token auth, config.json).
+mod access;
