@@ -67,8 +67,7 @@ async fn update_all(engine: &FakeEngine, cleanup: bool) -> BTreeMap<String, Outc
     .into();
     let defaults = Defaults {
         selection: Selection::OptIn,
-        monitor_only: false,
-        scope: None,
+        ..Defaults::default()
     };
     let plan = plan::plan(&observed.snapshot, &defaults, &remote);
     let executor = Executor::new(engine, &NoRegistry, &observed.snapshot, settings(cleanup));

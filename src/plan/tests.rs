@@ -12,8 +12,7 @@ const REF: &str = "127.0.0.1:5000/app:1";
 fn defaults() -> Defaults {
     Defaults {
         selection: Selection::OptIn,
-        monitor_only: false,
-        scope: None,
+        ..Defaults::default()
     }
 }
 

@@ -1,36 +1,121 @@
 //! Per-container policy: the configuration's defaults overridden by the container's `refit.*`
 //! labels, with Watchtower's labels honoured where no `refit.*` label is set. Pure: a
-//! container's facts and the defaults in, a verdict out.
+//! container's facts and the defaults in, a verdict out. A label that does not parse skips
+//! that container only, with a message naming the container, the label and the value.
 
 pub mod labels;
+mod read;
+
+use std::time::Duration;
 
 use crate::model::Container;
+use read::Labels;
 
 /// Which containers a pass manages: `OptIn` (only `refit.enable=true`) or `All` (all but
 /// `refit.enable=false`).
 pub use crate::config::Selection;
 
+/// How a container follows its image (`refit.update`, `policy.update`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// Same tag, new digest.
+    #[default]
+    Digest,
+    /// The highest newer tag with the same major.minor (then a new digest of the same tag).
+    SemverPatch,
+    /// The highest newer tag with the same major.
+    SemverMinor,
+    /// The highest newer tag.
+    SemverMajor,
+    /// Never updated (still checked and reported).
+    None,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 5] = [
+        Strategy::Digest,
+        Strategy::SemverPatch,
+        Strategy::SemverMinor,
+        Strategy::SemverMajor,
+        Strategy::None,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Digest => "digest",
+            Strategy::SemverPatch => "semver-patch",
+            Strategy::SemverMinor => "semver-minor",
+            Strategy::SemverMajor => "semver-major",
+            Strategy::None => "none",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Strategy> {
+        Strategy::ALL
+            .into_iter()
+            .find(|s| s.as_str() == value.trim())
+    }
+
+    pub fn is_semver(self) -> bool {
+        matches!(
+            self,
+            Strategy::SemverPatch | Strategy::SemverMinor | Strategy::SemverMajor
+        )
+    }
+}
+
 /// The configuration defaults policy starts from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Defaults {
     pub selection: Selection,
     pub monitor_only: bool,
     /// An instance with a scope manages only containers of that scope; one without manages
     /// only containers without a scope.
     pub scope: Option<String>,
+    pub strategy: Strategy,
+    /// A new digest is applied only once refit has known it this long.
+    pub min_age: Duration,
+}
+
+/// Commands run inside the container around a check and an update.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Hooks {
+    pub pre_check: Option<String>,
+    pub pre_update: Option<String>,
+    pub post_update: Option<String>,
+    pub post_check: Option<String>,
+    /// How long a hook may run; `None`: the built-in default.
+    pub timeout: Option<Duration>,
 }
 
 /// What policy lets refit do with one container.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Policy {
     /// Report an available update instead of applying it.
     pub monitor_only: bool,
+    pub strategy: Strategy,
+    /// `false`: only act on an image already updated locally (no registry question).
+    pub pull: bool,
+    /// `refit.window`: a window name, or `any`; `None`: the default window, if one is set.
+    pub window: Option<String>,
+    /// `refit.tags`: a regex candidate tags must match (semver strategies), checked valid.
+    pub tags: Option<String>,
+    pub min_age: Duration,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<Duration>,
+    pub health_timeout: Option<Duration>,
+    pub rollback: Option<bool>,
+    /// Container names this one depends on (`refit.depends-on`).
+    pub depends_on: Vec<String>,
+    /// Absolute paths copied from the old container into the new one.
+    pub copy: Vec<String>,
+    pub hooks: Hooks,
 }
 
 /// The verdict for one container.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    Managed(Policy),
+    Managed(Box<Policy>),
     /// Not this instance's to manage; the reason says why.
     NotSelected(String),
     /// A label does not parse: the container is skipped and the message names it.
@@ -45,7 +130,8 @@ pub fn evaluate(container: &Container, defaults: &Defaults) -> Verdict {
 }
 
 fn try_evaluate(container: &Container, defaults: &Defaults) -> Result<Verdict, String> {
-    let enable = flag(container, labels::ENABLE, labels::WATCHTOWER_ENABLE)?;
+    let labels = Labels(container);
+    let enable = labels.flag(labels::ENABLE, Some(labels::WATCHTOWER_ENABLE))?;
     let not_selected = |why: &str| Ok(Verdict::NotSelected(why.to_string()));
     match (defaults.selection, enable) {
         (Selection::OptIn, None) => {
@@ -54,7 +140,9 @@ fn try_evaluate(container: &Container, defaults: &Defaults) -> Result<Verdict, S
         (_, Some(false)) => return not_selected("not selected: labelled refit.enable=false"),
         _ => {}
     }
-    let scope = label(container, labels::SCOPE, labels::WATCHTOWER_SCOPE).filter(|s| !s.is_empty());
+    let scope = labels
+        .text(labels::SCOPE, Some(labels::WATCHTOWER_SCOPE))
+        .filter(|s| !s.is_empty());
     match (&defaults.scope, scope) {
         (Some(mine), Some(theirs)) if mine != theirs => {
             return not_selected(&format!(
@@ -73,29 +161,7 @@ fn try_evaluate(container: &Container, defaults: &Defaults) -> Result<Verdict, S
         }
         _ => {}
     }
-    let monitor_only = flag(
-        container,
-        labels::MONITOR_ONLY,
-        labels::WATCHTOWER_MONITOR_ONLY,
-    )?
-    .unwrap_or(defaults.monitor_only);
-    Ok(Verdict::Managed(Policy { monitor_only }))
-}
-
-/// The `refit.*` label's value, else the Watchtower label's.
-fn label<'a>(container: &'a Container, key: &str, watchtower: &str) -> Option<&'a str> {
-    container.label(key).or_else(|| container.label(watchtower))
-}
-
-fn flag(container: &Container, key: &str, watchtower: &str) -> Result<Option<bool>, String> {
-    let (used, value) = match (container.label(key), container.label(watchtower)) {
-        (Some(v), _) => (key, v),
-        (None, Some(v)) => (watchtower, v),
-        (None, None) => return Ok(None),
-    };
-    parse_bool(value).map(Some).ok_or_else(|| {
-        format!("container {}: label {used}={value:?} is not a boolean (true or false); container skipped", container.name)
-    })
+    Ok(Verdict::Managed(Box::new(read::policy(&labels, defaults)?)))
 }
 
 /// Booleans as Watchtower (Go's strconv.ParseBool) accepts them.
@@ -108,142 +174,4 @@ pub fn parse_bool(value: &str) -> Option<bool> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Container;
-
-    fn defaults(selection: Selection) -> Defaults {
-        Defaults {
-            selection,
-            monitor_only: false,
-            scope: None,
-        }
-    }
-
-    fn verdict(container: Container, defaults: &Defaults) -> String {
-        match evaluate(&container, defaults) {
-            Verdict::Managed(p) => format!("managed monitor_only={}", p.monitor_only),
-            Verdict::NotSelected(why) => why,
-            Verdict::BadLabel(why) => format!("bad label: {why}"),
-        }
-    }
-
-    #[test]
-    fn selection_table() {
-        let opt_in = defaults(Selection::OptIn);
-        let all = defaults(Selection::All);
-        let cases = [
-            (
-                Container::test("a"),
-                &opt_in,
-                "not selected: no refit.enable=true label",
-            ),
-            (
-                Container::test("a").with_label(labels::ENABLE, "true"),
-                &opt_in,
-                "managed monitor_only=false",
-            ),
-            (
-                Container::test("a").with_label(labels::WATCHTOWER_ENABLE, "true"),
-                &opt_in,
-                "managed monitor_only=false",
-            ),
-            (
-                Container::test("a")
-                    .with_label(labels::ENABLE, "false")
-                    .with_label(labels::WATCHTOWER_ENABLE, "true"),
-                &opt_in,
-                "not selected: labelled refit.enable=false",
-            ),
-            (Container::test("a"), &all, "managed monitor_only=false"),
-            (
-                Container::test("a").with_label(labels::ENABLE, "false"),
-                &all,
-                "not selected: labelled refit.enable=false",
-            ),
-            (
-                Container::test("a").with_label(labels::WATCHTOWER_ENABLE, "0"),
-                &all,
-                "not selected: labelled refit.enable=false",
-            ),
-            (
-                Container::test("a").with_label(labels::MONITOR_ONLY, "true"),
-                &all,
-                "managed monitor_only=true",
-            ),
-            (
-                Container::test("a").with_label(labels::WATCHTOWER_MONITOR_ONLY, "True"),
-                &all,
-                "managed monitor_only=true",
-            ),
-        ];
-        for (container, defaults, expected) in cases {
-            let name = format!("{:?}", container.labels);
-            assert_eq!(verdict(container, defaults), expected, "labels {name}");
-        }
-    }
-
-    #[test]
-    fn a_bad_label_names_container_label_and_value() {
-        let got = verdict(
-            Container::test("web").with_label(labels::ENABLE, "yes please"),
-            &defaults(Selection::All),
-        );
-        assert_eq!(
-            got,
-            "bad label: container web: label refit.enable=\"yes please\" is not a boolean (true or false); container skipped"
-        );
-    }
-
-    #[test]
-    fn scopes_stay_apart() {
-        let scoped = Defaults {
-            scope: Some("prod".into()),
-            ..defaults(Selection::All)
-        };
-        let unscoped = defaults(Selection::All);
-        let prod = || Container::test("a").with_label(labels::SCOPE, "prod");
-        assert_eq!(verdict(prod(), &scoped), "managed monitor_only=false");
-        assert_eq!(
-            verdict(
-                Container::test("a").with_label(labels::WATCHTOWER_SCOPE, "prod"),
-                &scoped
-            ),
-            "managed monitor_only=false"
-        );
-        assert_eq!(
-            verdict(
-                Container::test("a").with_label(labels::SCOPE, "dev"),
-                &scoped
-            ),
-            "not selected: scope \"dev\" is not this instance's (\"prod\")"
-        );
-        assert_eq!(
-            verdict(Container::test("a"), &scoped),
-            "not selected: no refit.scope label, this instance manages scope \"prod\""
-        );
-        assert_eq!(
-            verdict(prod(), &unscoped),
-            "not selected: scope \"prod\" belongs to another instance"
-        );
-    }
-
-    #[test]
-    fn monitor_only_default_applies_without_label() {
-        let d = Defaults {
-            monitor_only: true,
-            ..defaults(Selection::All)
-        };
-        assert_eq!(
-            verdict(Container::test("a"), &d),
-            "managed monitor_only=true"
-        );
-        assert_eq!(
-            verdict(
-                Container::test("a").with_label(labels::MONITOR_ONLY, "false"),
-                &d
-            ),
-            "managed monitor_only=false"
-        );
-    }
-}
+mod tests;
