@@ -8,11 +8,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::engine::{self, Engine};
-use crate::execute::{Executor, Outcome, Settings};
-use crate::model::{ContainerId, ImageSource, Snapshot};
+use crate::execute::{Executor, Outcome, Settings, hooks};
+use crate::model::{ContainerId, ImageSource, RunState, Snapshot};
 use crate::observe::{self, Observed};
 use crate::plan::{self, Decision, Plan, order::Graph};
-use crate::policy::Defaults;
+use crate::policy::{self, Defaults, Verdict};
 use crate::registry::Registry;
 use crate::report::{ContainerReport, Mode, OutcomeKind, PassInfo, Provenance, Report};
 
@@ -62,6 +62,9 @@ async fn run_inner(
     let started_at = Utc::now();
     let observed = observe::observe(engine, options.include_stopped).await?;
     let narrowed = narrow(&observed.snapshot, &options.names)?;
+    if options.mode == Mode::Update {
+        check_hooks(engine, &narrowed, &options.defaults, Stage::PreCheck).await;
+    }
     let wanted = plan::references_to_check(&narrowed, &options.defaults);
     info!(
         containers = narrowed.containers.len(),
@@ -86,6 +89,10 @@ async fn run_inner(
             .await
         }
     };
+    if options.mode == Mode::Update {
+        // After the updates: a container updated this pass is found again by its name.
+        check_hooks(engine, &narrowed, &options.defaults, Stage::PostCheck).await;
+    }
     let mut containers: Vec<ContainerReport> = plan
         .items
         .iter()
@@ -103,6 +110,34 @@ async fn run_inner(
     };
     log_summary(&report);
     Ok(report)
+}
+
+#[derive(Clone, Copy)]
+enum Stage {
+    PreCheck,
+    PostCheck,
+}
+
+/// Run each managed container's `pre-check` or `post-check` hook, one container at a time;
+/// a failure is logged (see `execute::hooks`).
+async fn check_hooks(engine: &dyn Engine, snapshot: &Snapshot, defaults: &Defaults, stage: Stage) {
+    for container in &snapshot.containers {
+        let Verdict::Managed(policy) = policy::evaluate(container, defaults) else {
+            continue;
+        };
+        let (name, command) = match stage {
+            Stage::PreCheck => ("pre-check", &policy.hooks.pre_check),
+            Stage::PostCheck => ("post-check", &policy.hooks.post_check),
+        };
+        let Some(command) = command else { continue };
+        if container.state != RunState::Running {
+            continue;
+        }
+        let span = info_span!("container", container.name = %container.name);
+        hooks::run_advisory(engine, &container.name, name, command, policy.hooks.timeout)
+            .instrument(span)
+            .await;
+    }
 }
 
 fn narrow(snapshot: &Snapshot, names: &[String]) -> Result<Snapshot, PassError> {
@@ -201,6 +236,7 @@ fn container_report(item: &plan::Planned, mode: Mode, acted: Option<&Acted>) -> 
                 (Some(OutcomeKind::Updated), warnings.join("; "))
             }
             Some(Outcome::Failed(why)) => (Some(OutcomeKind::Failed), why.clone()),
+            Some(Outcome::Skipped(why)) => (Some(OutcomeKind::Skipped), why.clone()),
             Some(Outcome::RolledBack(why)) => {
                 (Some(OutcomeKind::RolledBack), format!("rolled back: {why}"))
             }

@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use tracing::debug;
 
 use super::version::{self, ApiVersion};
-use super::{CreateSpec, Engine, Error, RestartPolicy};
+use super::{CreateSpec, Engine, Error, ExecResult, RestartPolicy};
 use crate::config::TlsPaths;
 use crate::model::Platform;
 use crate::registry::Credentials;
@@ -401,5 +401,48 @@ impl Engine for DockerEngine {
             self.docker.remove_container(id, Some(options)),
         )
         .await
+    }
+
+    async fn exec(&self, id: &str, cmd: &[String], timeout: Duration) -> Result<ExecResult, Error> {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        const KEEP: usize = 4096;
+        let run = async {
+            let options = CreateExecOptions {
+                cmd: Some(cmd.to_vec()),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            };
+            let created = self.docker.create_exec(id, options).await?;
+            let mut output = String::new();
+            if let StartExecResults::Attached {
+                output: mut stream, ..
+            } = self.docker.start_exec(&created.id, None).await?
+            {
+                while let Some(chunk) = stream.next().await {
+                    let text = chunk?.to_string();
+                    if output.len() < KEEP {
+                        output.push_str(&text);
+                    }
+                }
+            }
+            let inspect = self.docker.inspect_exec(&created.id).await?;
+            let mut end = output.len().min(KEEP);
+            while !output.is_char_boundary(end) {
+                end -= 1;
+            }
+            output.truncate(end);
+            Ok::<_, BollardError>(ExecResult {
+                exit_code: inspect.exit_code,
+                output,
+            })
+        };
+        match tokio::time::timeout(timeout, run).await {
+            Ok(result) => result.map_err(|e| self.error("exec", e)),
+            Err(_) => Err(Error::Timeout {
+                operation: "exec",
+                after: timeout,
+            }),
+        }
     }
 }

@@ -76,6 +76,15 @@ pub struct RestartPolicy {
     pub maximum_retry_count: i64,
 }
 
+/// How a command run inside a container ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecResult {
+    /// `None` when the engine did not report one (the process is still running).
+    pub exit_code: Option<i64>,
+    /// stdout and stderr interleaved, truncated to a few KiB (for messages).
+    pub output: String,
+}
+
 /// What refit asks of a Docker engine.
 #[async_trait]
 pub trait Engine: Send + Sync {
@@ -113,4 +122,7 @@ pub trait Engine: Send + Sync {
     async fn create_container(&self, name: &str, spec: &CreateSpec) -> Result<String, Error>;
     /// Remove a container, keeping its volumes (anonymous ones are re-used by its successor).
     async fn remove_container(&self, id: &str) -> Result<(), Error>;
+    /// Run `cmd` inside the running container `id` and wait for it, up to `timeout` (then
+    /// `Error::Timeout`; the engine has no call to kill an exec, so it may go on running).
+    async fn exec(&self, id: &str, cmd: &[String], timeout: Duration) -> Result<ExecResult, Error>;
 }

@@ -92,6 +92,6 @@ async fn repoint(
         .await
     {
         Outcome::Updated { .. } => Ok(()),
-        Outcome::Failed(why) | Outcome::RolledBack(why) => Err(why),
+        Outcome::Failed(why) | Outcome::RolledBack(why) | Outcome::Skipped(why) => Err(why),
     }
 }

@@ -12,7 +12,7 @@ use bollard::models::{
     RestartPolicyNameEnum,
 };
 
-use crate::engine::{CreateSpec, Engine, Error, RestartPolicy};
+use crate::engine::{CreateSpec, Engine, Error, ExecResult, RestartPolicy};
 use crate::model::{Digest, ImageRef, Platform};
 use crate::registry::{self, Credentials, IndexEntry, ManifestHead, Registry};
 
@@ -31,6 +31,8 @@ pub struct State {
     pub log: Vec<String>,
     /// Operation names (as logged, first word) that fail.
     pub failing: BTreeSet<String>,
+    /// Exit codes of commands run with `exec`, by the command's text; absent: 0.
+    pub exec_exit: BTreeMap<String, i64>,
     next_id: u32,
 }
 
@@ -328,6 +330,23 @@ impl Engine for FakeEngine {
             find(s, id).ok_or_else(|| not_found(id))?;
             s.containers.retain(|c| c.id.as_deref() != Some(id));
             Ok(())
+        })
+    }
+
+    async fn exec(
+        &self,
+        id: &str,
+        cmd: &[String],
+        _timeout: Duration,
+    ) -> Result<ExecResult, Error> {
+        let name = self.name_of(id);
+        let text = cmd.join(" ");
+        self.call(format!("exec {name} {text}"), |s| {
+            find(s, id).ok_or_else(|| not_found(id))?;
+            Ok(ExecResult {
+                exit_code: Some(s.exec_exit.get(&text).copied().unwrap_or(0)),
+                output: String::new(),
+            })
         })
     }
 }

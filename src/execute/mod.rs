@@ -7,6 +7,7 @@
 mod dependents;
 #[cfg(test)]
 mod fake;
+pub mod hooks;
 #[cfg(test)]
 mod tests;
 mod update;
@@ -18,7 +19,7 @@ use futures_util::{StreamExt, stream};
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::engine::{Engine, facts};
-use crate::model::{ContainerId, Digest, Snapshot};
+use crate::model::{ContainerId, Digest, RunState, Snapshot};
 use crate::plan::{Plan, Update};
 use crate::registry::Registry;
 
@@ -154,6 +155,21 @@ impl<'a> Executor<'a> {
         let Some(update) = item.decision.update() else {
             return Outcome::Failed("container has no update planned".into());
         };
+        let hooks = item
+            .policy
+            .as_ref()
+            .map(|p| p.hooks.clone())
+            .unwrap_or_default();
+        if let Some(command) = &hooks.pre_update
+            && item.container.state == RunState::Running
+        {
+            let id = item.container.id.as_str();
+            match hooks::run(self.engine, id, "pre-update", command, hooks.timeout).await {
+                Ok(()) => {}
+                Err(hooks::HookError::Skip(why)) => return Outcome::Skipped(why),
+                Err(hooks::HookError::Failed(why)) => return Outcome::Failed(why),
+            }
+        }
         let dependents = plan.graph.dependents(id);
         let held = dependents::stop(self.engine, self.snapshot, &dependents, &self.settings).await;
         let change = update::Change {
@@ -174,6 +190,27 @@ impl<'a> Executor<'a> {
         .run()
         .await;
         dependents::bring_back(self.engine, self.snapshot, &held, &self.settings).await;
+        let mut outcome = outcome;
+        if let (
+            Outcome::Updated {
+                container_id,
+                warnings,
+                ..
+            },
+            Some(command),
+        ) = (&mut outcome, &hooks.post_update)
+            && item.container.state == RunState::Running
+            && let Some(warning) = hooks::run_advisory(
+                self.engine,
+                container_id,
+                "post-update",
+                command,
+                hooks.timeout,
+            )
+            .await
+        {
+            warnings.push(warning);
+        }
         if let Outcome::Updated { .. } = &outcome
             && self.settings.cleanup
         {

@@ -336,3 +336,66 @@ async fn cleanup_removes_the_old_image_once_unused() {
             .any(|i| i.id.as_deref() == Some(old_image().as_str()))
     );
 }
+
+fn with_hooks(pre: &str, post: &str) -> State {
+    let mut state = state();
+    let labels = state.containers[0]
+        .config
+        .as_mut()
+        .unwrap()
+        .labels
+        .get_or_insert_default();
+    labels.insert(crate::policy::labels::HOOK_PRE_UPDATE.into(), pre.into());
+    labels.insert(crate::policy::labels::HOOK_POST_UPDATE.into(), post.into());
+    state
+}
+
+fn stops(engine: &FakeEngine) -> usize {
+    engine.log().iter().filter(|l| l.starts_with("stop")).count()
+}
+
+#[tokio::test]
+async fn a_pre_update_hook_exiting_75_skips_the_update_untouched() {
+    let mut state = with_hooks("/bin/ready", "/bin/after");
+    state.exec_exit.insert("sh -c /bin/ready".into(), 75);
+    let engine = FakeEngine::new(state);
+    let outcomes = update_all(&engine, false).await;
+    assert!(
+        matches!(&outcomes["web"], Outcome::Skipped(why) if why == "pre-update hook asked to skip the update (exit 75)"),
+        "{outcomes:?}"
+    );
+    assert_eq!(stops(&engine), 0, "nothing stopped: {:?}", engine.log());
+    assert_eq!(
+        engine.container("web").unwrap().image.as_deref(),
+        Some(old_image().as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_failing_pre_update_hook_fails_the_update_untouched() {
+    let mut state = with_hooks("/bin/ready", "/bin/after");
+    state.exec_exit.insert("sh -c /bin/ready".into(), 3);
+    let engine = FakeEngine::new(state);
+    let outcomes = update_all(&engine, false).await;
+    assert!(
+        matches!(&outcomes["web"], Outcome::Failed(why) if why == "pre-update hook exited 3"),
+        "{outcomes:?}"
+    );
+    assert_eq!(stops(&engine), 0, "nothing stopped: {:?}", engine.log());
+}
+
+#[tokio::test]
+async fn hooks_run_in_the_old_then_the_new_container_and_a_post_failure_is_a_warning() {
+    let mut state = with_hooks("/bin/ready", "/bin/after");
+    state.exec_exit.insert("sh -c /bin/after".into(), 1);
+    let engine = FakeEngine::new(state);
+    let outcomes = update_all(&engine, false).await;
+    let Outcome::Updated { warnings, .. } = &outcomes["web"] else {
+        panic!("{outcomes:?}");
+    };
+    assert_eq!(warnings, &["post-update hook exited 1"]);
+    let log = engine.log();
+    let position = |prefix: &str| log.iter().position(|l| l.starts_with(prefix)).unwrap();
+    assert!(position("exec web sh -c /bin/ready") < position("stop"), "{log:?}");
+    assert!(position("start") < position("exec web sh -c /bin/after"), "{log:?}");
+}

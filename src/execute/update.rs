@@ -25,6 +25,8 @@ pub enum Outcome {
     Failed(String),
     /// The successor started but was not accepted and the old container was restored.
     RolledBack(String),
+    /// Not attempted, by the container's own choice (a pre-update hook exiting 75).
+    Skipped(String),
 }
 
 /// What a transaction moves a container to.

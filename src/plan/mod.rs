@@ -13,7 +13,7 @@ use crate::model::{
     Container, ContainerId, Digest, ImageRef, ImageSource, LocalImage, Platform, PlatformManifest,
     RemoteDigests, RemoteImage, ResolveFailure, Snapshot,
 };
-use crate::policy::{self, Defaults, Verdict};
+use crate::policy::{self, Defaults, Policy, Verdict};
 
 /// The name suffix an old container carries while its successor starts.
 pub const PARKED_SUFFIX: &str = ".refit-old";
@@ -81,6 +81,8 @@ impl fmt::Display for Decision {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Planned {
     pub container: Container,
+    /// The container's policy, when it is managed.
+    pub policy: Option<Box<Policy>>,
     pub current_digest: Option<Digest>,
     pub available_digest: Option<Digest>,
     pub decision: Decision,
@@ -214,8 +216,13 @@ fn decide(
         .image
         .reference()
         .and_then(|r| snapshot.image_of(container).and_then(|i| i.digest_for(r)));
+    let policy = match policy::evaluate(container, defaults) {
+        Verdict::Managed(policy) => Some(policy),
+        _ => None,
+    };
     let planned = |decision, available_digest| Planned {
         container: container.clone(),
+        policy: policy.clone(),
         current_digest: current_digest.clone(),
         available_digest,
         decision,
@@ -247,8 +254,7 @@ fn decide(
                 digest: answer.digest.clone(),
                 platform: image.platform.clone(),
             };
-            let monitor_only = matches!(policy::evaluate(container, defaults), Verdict::Managed(p) if p.monitor_only);
-            if monitor_only {
+            if policy.as_ref().is_some_and(|p| p.monitor_only) {
                 Decision::Available(update)
             } else {
                 Decision::Update(update)
