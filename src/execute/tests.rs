@@ -351,7 +351,11 @@ fn with_hooks(pre: &str, post: &str) -> State {
 }
 
 fn stops(engine: &FakeEngine) -> usize {
-    engine.log().iter().filter(|l| l.starts_with("stop")).count()
+    engine
+        .log()
+        .iter()
+        .filter(|l| l.starts_with("stop"))
+        .count()
 }
 
 #[tokio::test]
@@ -396,6 +400,12 @@ async fn hooks_run_in_the_old_then_the_new_container_and_a_post_failure_is_a_war
     assert_eq!(warnings, &["post-update hook exited 1"]);
     let log = engine.log();
     let position = |prefix: &str| log.iter().position(|l| l.starts_with(prefix)).unwrap();
-    assert!(position("exec web sh -c /bin/ready") < position("stop"), "{log:?}");
-    assert!(position("start") < position("exec web sh -c /bin/after"), "{log:?}");
+    assert!(
+        position("exec web sh -c /bin/ready") < position("stop"),
+        "{log:?}"
+    );
+    assert!(
+        position("start") < position("exec web sh -c /bin/after"),
+        "{log:?}"
+    );
 }

@@ -228,7 +228,15 @@ impl<'a> Transaction<'a> {
         }
     }
 
+    /// `refit.stop-timeout`, else the container's own, else the configured default.
     fn stop_timeout(&self, old: &ContainerInspectResponse) -> Duration {
+        if let Some(timeout) = self
+            .container
+            .label(crate::policy::labels::STOP_TIMEOUT)
+            .and_then(crate::policy::parse_duration)
+        {
+            return timeout;
+        }
         let own = old
             .config
             .as_ref()

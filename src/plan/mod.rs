@@ -13,7 +13,7 @@ use crate::model::{
     Container, ContainerId, Digest, ImageRef, ImageSource, LocalImage, Platform, PlatformManifest,
     RemoteDigests, RemoteImage, ResolveFailure, Snapshot,
 };
-use crate::policy::{self, Defaults, Policy, Verdict};
+use crate::policy::{self, Defaults, Policy, Strategy, Verdict};
 
 /// The name suffix an old container carries while its successor starts.
 pub const PARKED_SUFFIX: &str = ".refit-old";
@@ -254,7 +254,12 @@ fn decide(
                 digest: answer.digest.clone(),
                 platform: image.platform.clone(),
             };
-            if policy.as_ref().is_some_and(|p| p.monitor_only) {
+            if policy
+                .as_ref()
+                .is_some_and(|p| p.strategy == Strategy::None)
+            {
+                Decision::Skip("refit.update is none: refit never updates this container".into())
+            } else if policy.as_ref().is_some_and(|p| p.monitor_only) {
                 Decision::Available(update)
             } else {
                 Decision::Update(update)

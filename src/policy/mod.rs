@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::model::Container;
 use read::Labels;
+pub use read::parse_duration;
 
 /// Which containers a pass manages: `OptIn` (only `refit.enable=true`) or `All` (all but
 /// `refit.enable=false`).
