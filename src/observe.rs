@@ -88,6 +88,38 @@ pub async fn observe(
     Ok(observed)
 }
 
+/// Look up the local image each reference names now (an image someone else pulled, for
+/// `refit.pull=false`) and add it to the snapshot. A reference that names no local image is
+/// left out; the planner reports it.
+pub async fn local_tags(
+    engine: &dyn Engine,
+    snapshot: &mut Snapshot,
+    references: BTreeSet<ImageRef>,
+) {
+    let found: Vec<(ImageRef, Option<LocalImage>)> = stream::iter(references)
+        .map(|reference| async move {
+            let image = match engine.inspect_image(&reference.to_string()).await {
+                Ok(inspect) => facts::image(&inspect).ok(),
+                Err(e) => {
+                    if !e.is_not_found() {
+                        warn!(image = %reference, error = %e, "cannot inspect image");
+                    }
+                    None
+                }
+            };
+            (reference, image)
+        })
+        .buffer_unordered(ENGINE_CONCURRENCY)
+        .collect()
+        .await;
+    for (reference, image) in found {
+        if let Some(image) = image {
+            snapshot.tags.insert(reference, image.id.clone());
+            snapshot.images.entry(image.id.clone()).or_insert(image);
+        }
+    }
+}
+
 /// Ask the registries about each reference, `concurrency` at a time: one manifest HEAD per
 /// reference, plus, only for a multi-arch index that no local image matches by digest, the
 /// index and the manifests needed to tell whether this host's platform changed.

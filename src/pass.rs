@@ -60,7 +60,9 @@ async fn run_inner(
     id: String,
 ) -> Result<Report, PassError> {
     let started_at = Utc::now();
-    let observed = observe::observe(engine, options.include_stopped).await?;
+    let mut observed = observe::observe(engine, options.include_stopped).await?;
+    let lookups = plan::local_lookups(&observed.snapshot, &options.defaults);
+    observe::local_tags(engine, &mut observed.snapshot, lookups).await;
     let narrowed = narrow(&observed.snapshot, &options.names)?;
     if options.mode == Mode::Update {
         check_hooks(engine, &narrowed, &options.defaults, Stage::PreCheck).await;
@@ -162,6 +164,7 @@ fn narrow(snapshot: &Snapshot, names: &[String]) -> Result<Snapshot, PassError> 
     Ok(Snapshot {
         containers,
         images: snapshot.images.clone(),
+        tags: snapshot.tags.clone(),
     })
 }
 

@@ -111,6 +111,9 @@ impl<'a> Executor<'a> {
     /// Pull `repo@digest` for the container's platform and check that the local image now
     /// carries exactly that digest.
     async fn pull_verified(&self, update: &Update) -> Result<Verified, String> {
+        if update.local {
+            return self.local_image(update).await;
+        }
         // Credentials go to the engine's pull as X-Registry-Auth, never into a log line.
         let by_digest = update.reference.at_digest(&update.digest).to_string();
         let credentials = self.registry.credentials(update.reference.registry()).await;
@@ -141,6 +144,26 @@ impl<'a> Executor<'a> {
             ));
         }
         info!(image_id = %image.id.short(), "image pulled and verified");
+        Ok(Verified {
+            image_id: image.id,
+            labels: image.labels,
+        })
+    }
+
+    /// `refit.pull=false`: the image someone else pulled, found by the id the plan saw.
+    async fn local_image(&self, update: &Update) -> Result<Verified, String> {
+        let inspect = self
+            .engine
+            .inspect_image(update.digest.as_str())
+            .await
+            .map_err(|e| format!("local image {}: {e}", update.digest.short()))?;
+        let image = facts::image(&inspect).map_err(|e| e.to_string())?;
+        if image.id != update.digest {
+            return Err(format!(
+                "local image {} is not the one planned",
+                update.digest.short()
+            ));
+        }
         Ok(Verified {
             image_id: image.id,
             labels: image.labels,

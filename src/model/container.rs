@@ -175,6 +175,9 @@ impl LocalImage {
 pub struct Snapshot {
     pub containers: Vec<Container>,
     pub images: BTreeMap<Digest, LocalImage>,
+    /// The local image each looked-up reference names now (for `refit.pull=false`, which
+    /// acts on an image someone else pulled); its image is in `images` too.
+    pub tags: BTreeMap<ImageRef, Digest>,
 }
 
 impl Snapshot {

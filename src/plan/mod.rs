@@ -27,6 +27,9 @@ pub struct Update {
     pub digest: Digest,
     /// The platform of the container's current image, kept across the update.
     pub platform: Platform,
+    /// `refit.pull=false`: the new image is already local and `digest` is its image id; it
+    /// is not pulled.
+    pub local: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,7 +115,9 @@ pub fn references_to_check(
 ) -> BTreeMap<ImageRef, Vec<LocalImage>> {
     let mut wanted: BTreeMap<ImageRef, Vec<LocalImage>> = BTreeMap::new();
     for container in &snapshot.containers {
-        if let Check::Ask(reference, image) = checkable(snapshot, container, defaults) {
+        if let Check::Ask(reference, image) = checkable(snapshot, container, defaults)
+            && !pulls_nothing(container, defaults)
+        {
             let images = wanted.entry(reference.clone()).or_default();
             if !images.iter().any(|i| i.id == image.id) {
                 images.push(image.clone());
@@ -120,6 +125,23 @@ pub fn references_to_check(
         }
     }
     wanted
+}
+
+/// The references whose local image to look up (containers with `refit.pull=false`).
+pub fn local_lookups(snapshot: &Snapshot, defaults: &Defaults) -> BTreeSet<ImageRef> {
+    snapshot
+        .containers
+        .iter()
+        .filter(|c| pulls_nothing(c, defaults))
+        .filter_map(|c| match checkable(snapshot, c, defaults) {
+            Check::Ask(reference, _) => Some(reference.clone()),
+            Check::Decided(_) => None,
+        })
+        .collect()
+}
+
+fn pulls_nothing(container: &Container, defaults: &Defaults) -> bool {
+    matches!(policy::evaluate(container, defaults), Verdict::Managed(p) if !p.pull)
 }
 
 /// Whether a container needs a registry answer.
@@ -231,6 +253,30 @@ fn decide(
         Check::Ask(reference, image) => (reference, image),
         Check::Decided(decision) => return planned(decision, None),
     };
+    if policy.as_ref().is_some_and(|p| !p.pull) {
+        return match snapshot.tags.get(reference) {
+            None => planned(
+                Decision::Error(format!(
+                    "{reference} names no local image (refit.pull=false: refit does not pull it)"
+                )),
+                None,
+            ),
+            Some(id) if *id == image.id => planned(Decision::UpToDate, None),
+            Some(id) => {
+                let update = Update {
+                    reference: reference.clone(),
+                    digest: id.clone(),
+                    platform: image.platform.clone(),
+                    local: true,
+                };
+                let available = snapshot
+                    .images
+                    .get(id)
+                    .and_then(|i| i.digest_for(reference));
+                planned(permitted(update, policy.as_deref()), available)
+            }
+        };
+    }
     let answer = match remote.get(reference) {
         Some(Ok(answer)) => answer,
         Some(Err(ResolveFailure::NotAllowed(why))) => {
@@ -253,21 +299,24 @@ fn decide(
                 reference: reference.clone(),
                 digest: answer.digest.clone(),
                 platform: image.platform.clone(),
+                local: false,
             };
-            if policy
-                .as_ref()
-                .is_some_and(|p| p.strategy == Strategy::None)
-            {
-                Decision::Skip("refit.update is none: refit never updates this container".into())
-            } else if policy.as_ref().is_some_and(|p| p.monitor_only) {
-                Decision::Available(update)
-            } else {
-                Decision::Update(update)
-            }
+            permitted(update, policy.as_deref())
         }
         Err(why) => Decision::Error(why),
     };
     planned(decision, Some(answer.digest.clone()))
+}
+
+/// What policy makes of an update that exists.
+fn permitted(update: Update, policy: Option<&Policy>) -> Decision {
+    match policy {
+        Some(p) if p.strategy == Strategy::None => {
+            Decision::Skip("refit.update is none: refit never updates this container".into())
+        }
+        Some(p) if p.monitor_only => Decision::Available(update),
+        _ => Decision::Update(update),
+    }
 }
 
 /// Whether the local image is what the registry has now. A multi-arch index that changed

@@ -72,6 +72,7 @@ fn decision_for(
     let snapshot = Snapshot {
         images: [(local.id.clone(), local)].into(),
         containers: vec![container],
+        ..Default::default()
     };
     let remote: RemoteDigests = answer
         .map(|a| (REF.parse().unwrap(), a))
@@ -137,6 +138,7 @@ fn update_carries_the_checked_digest_and_platform() {
     let snapshot = Snapshot {
         images: [(local.id.clone(), local)].into(),
         containers: vec![enabled("a", 1)],
+        ..Default::default()
     };
     let remote: RemoteDigests = [(REF.parse().unwrap(), single(3))].into();
     let plan = plan(&snapshot, &defaults(), &remote);
@@ -191,6 +193,7 @@ fn updates_are_ordered_dependencies_first_and_cycles_are_errors() {
     let snapshot = Snapshot {
         images: [(local.id.clone(), local)].into(),
         containers,
+        ..Default::default()
     };
     let remote: RemoteDigests = [(REF.parse().unwrap(), single(3))].into();
     let plan = plan(&snapshot, &defaults(), &remote);
@@ -205,4 +208,47 @@ fn updates_are_ordered_dependencies_first_and_cycles_are_errors() {
         "error: dependency cycle between x, y"
     );
     assert_eq!(plan.graph.dependents(&db.id).len(), 1);
+}
+
+/// `refit.pull=false`: no registry question; the container moves to the image its tag names
+/// locally now (someone else pulled it), and stays when the tag has not moved.
+#[test]
+fn pull_false_acts_on_the_local_tag_only() {
+    let old = image(1, &[2]);
+    let pulled = image(5, &[6]);
+    let container = || enabled("a", 1).with_label(labels::PULL, "false");
+    let snapshot = |tag: Option<u8>| Snapshot {
+        images: [
+            (old.id.clone(), old.clone()),
+            (pulled.id.clone(), pulled.clone()),
+        ]
+        .into(),
+        containers: vec![container()],
+        tags: tag
+            .map(|t| (REF.parse().unwrap(), test_digest(t)))
+            .into_iter()
+            .collect(),
+    };
+    let d = defaults();
+    assert!(references_to_check(&snapshot(Some(5)), &d).is_empty());
+    assert_eq!(
+        local_lookups(&snapshot(None), &d),
+        [REF.parse().unwrap()].into()
+    );
+
+    let moved = plan(&snapshot(Some(5)), &d, &RemoteDigests::new());
+    let Decision::Update(update) = &moved.items[0].decision else {
+        panic!("{:?}", moved.items[0].decision);
+    };
+    assert!(update.local);
+    assert_eq!(update.digest, test_digest(5));
+    assert_eq!(moved.items[0].available_digest, Some(test_digest(6)));
+
+    let same = plan(&snapshot(Some(1)), &d, &RemoteDigests::new());
+    assert_eq!(same.items[0].decision, Decision::UpToDate);
+    let gone = plan(&snapshot(None), &d, &RemoteDigests::new());
+    assert_eq!(
+        gone.items[0].decision.to_string(),
+        format!("error: {REF} names no local image (refit.pull=false: refit does not pull it)")
+    );
 }
