@@ -23,5 +23,8 @@ mod cli;
 // Multi-arch indexes: only a change of the container's own platform manifest is an update.
 mod multiarch;
 
+// Policy labels: lifecycle hooks, refit.pull=false, refit.update=none.
+mod policy;
+
 // How refit reaches the engine (unix, tcp) and private registries (token auth, config.json).
 mod access;
