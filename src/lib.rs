@@ -17,4 +17,6 @@ pub mod policy;
 pub mod recreate;
 pub mod registry;
 pub mod report;
+pub mod schedule;
 pub mod secret;
+pub mod window;
