@@ -1,6 +1,9 @@
 //! From layers to `Config` and back: parsing the file, applying the environment and the flags
 //! to the raw structs, then defaults, cross-key rules and `password_file` reading; and the
-//! reverse, `Config` to redacted TOML through the same raw structs.
+//! reverse, `Config` to redacted TOML through the same raw structs. `[[window]]` entries are
+//! converted in `window`.
+
+mod window;
 
 use std::fs;
 use std::ops::Range;
@@ -10,11 +13,16 @@ use toml::Spanned;
 
 use super::env::{self, Applied, Lookup};
 use super::error::ConfigError;
-use super::raw::{RawConfig, RawDocker, RawLog, RawPolicy, RawRegistry, RawTrust};
-use super::value::{DockerHost, DurationValue, PasswordMarker, RegistryHost};
-use super::{
-    Config, DockerConfig, LogConfig, Overrides, PolicyConfig, RegistryConfig, TlsPaths, TrustConfig,
+use super::raw::{
+    RawConfig, RawDocker, RawLog, RawPolicy, RawRegistry, RawSchedule, RawState, RawTrust,
 };
+use super::time::{CronValue, IntervalValue, TimezoneValue};
+use super::value::{DockerHost, DurationValue, PasswordMarker, RegistryHost, StrategyValue};
+use super::{
+    Config, DockerConfig, LogConfig, Overrides, PolicyConfig, RegistryConfig, ScheduleConfig,
+    StateConfig, TlsPaths, TrustConfig,
+};
+use crate::schedule::{self, Schedule};
 use crate::secret::Secret;
 
 /// `file` is the configuration file's path and text, `None` when the default file is absent.
@@ -105,12 +113,22 @@ fn convert(raw: RawConfig, ctx: &Context) -> Result<Config, ConfigError> {
         let hosts = hosts.into_iter().map(|h| h.0);
         hosts.collect()
     });
+    let schedule = schedule_config(raw.schedule, defaults.schedule);
     Ok(Config {
         docker: docker(raw.docker, defaults.docker, ctx)?,
+        windows: window::windows(raw.windows, schedule.timezone, ctx)?,
+        schedule,
         policy: policy(raw.policy, defaults.policy),
         registries,
         trust: TrustConfig {
             allowed_registries: allowed_registries.unwrap_or(defaults.trust.allowed_registries),
+        },
+        state: StateConfig {
+            path: raw
+                .state
+                .path
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(defaults.state.path),
         },
         log: LogConfig {
             format: raw.log.format.unwrap_or(defaults.log.format),
@@ -162,9 +180,28 @@ fn docker(
     })
 }
 
+/// A non-empty `cron` wins over `interval`; either way it runs in `timezone`.
+fn schedule_config(raw: RawSchedule, default: ScheduleConfig) -> ScheduleConfig {
+    let timezone = raw.timezone.map_or(default.timezone, |tz| tz.0);
+    let schedule = match raw.cron.and_then(|cron| cron.0) {
+        Some(cron) => cron.with_timezone(timezone),
+        None => raw
+            .interval
+            .map_or(default.schedule, |every| Schedule::Interval(every.0.0)),
+    };
+    ScheduleConfig {
+        schedule,
+        timezone,
+        update_on_start: raw.update_on_start.unwrap_or(default.update_on_start),
+        run_once: raw.run_once.unwrap_or(default.run_once),
+    }
+}
+
 fn policy(raw: RawPolicy, default: PolicyConfig) -> PolicyConfig {
     PolicyConfig {
         selection: raw.selection.unwrap_or(default.selection),
+        update: raw.update.map_or(default.update, |s| s.0),
+        min_age: raw.min_age.map_or(default.min_age, |d| d.0),
         monitor_only: raw.monitor_only.unwrap_or(default.monitor_only),
         include_stopped: raw.include_stopped.unwrap_or(default.include_stopped),
         cleanup: raw.cleanup.unwrap_or(default.cleanup),
@@ -251,14 +288,18 @@ fn to_raw(config: &Config) -> RawConfig {
             tls_cert: tls_path(|t| &t.cert),
             tls_key: tls_path(|t| &t.key),
         },
+        schedule: raw_schedule(&config.schedule),
         policy: RawPolicy {
             selection: Some(config.policy.selection),
+            update: Some(StrategyValue(config.policy.update)),
+            min_age: Some(DurationValue(config.policy.min_age)),
             monitor_only: Some(config.policy.monitor_only),
             include_stopped: Some(config.policy.include_stopped),
             cleanup: Some(config.policy.cleanup),
             scope: Some(config.policy.scope.clone().unwrap_or_default()),
             stop_timeout: Some(DurationValue(config.policy.stop_timeout)),
         },
+        windows: config.windows.iter().map(window::raw_window).collect(),
         registries: config
             .registries
             .iter()
@@ -275,10 +316,29 @@ fn to_raw(config: &Config) -> RawConfig {
                     .collect(),
             ),
         },
+        state: RawState {
+            path: Some(printable(Some(&config.state.path)).into_inner()),
+        },
         log: RawLog {
             format: Some(config.log.format),
             level: Some(config.log.level),
         },
+    }
+}
+
+/// With a cron expression, `interval` prints its default: it is unused, and the printout
+/// must still parse back to the same schedule.
+fn raw_schedule(config: &ScheduleConfig) -> RawSchedule {
+    let (cron, interval) = match &config.schedule {
+        cron @ Schedule::Cron { .. } => (Some(cron.clone()), schedule::DEFAULT_INTERVAL),
+        Schedule::Interval(every) => (None, *every),
+    };
+    RawSchedule {
+        cron: Some(CronValue(cron)),
+        interval: Some(IntervalValue(DurationValue(interval))),
+        timezone: Some(TimezoneValue(config.timezone)),
+        update_on_start: Some(config.update_on_start),
+        run_once: Some(config.run_once),
     }
 }
 

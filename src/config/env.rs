@@ -93,8 +93,21 @@ pub static VARIABLES: &[EnvVar] = &[
         "client certificate for the engine's TLS endpoint"),
     refit("REFIT_DOCKER_TLS_KEY", "docker.tls_key", set!(docker.tls_key, path),
         "client key for the engine's TLS endpoint"),
+    refit("REFIT_SCHEDULE_CRON", "schedule.cron", set!(schedule.cron, str::parse),
+        "6-field cron with seconds, or a descriptor (@daily, @every 6h); wins over the interval"),
+    refit("REFIT_SCHEDULE_INTERVAL", "schedule.interval", set!(schedule.interval, str::parse),
+        "time between passes when no cron is set (24h, 30m, or seconds)"),
+    refit("REFIT_SCHEDULE_TIMEZONE", "schedule.timezone", set!(schedule.timezone, str::parse),
+        "IANA time zone of the cron expression and of windows that name none"),
+    refit("REFIT_SCHEDULE_UPDATE_ON_START", "schedule.update_on_start",
+        set!(schedule.update_on_start, parse_bool),
+        "run a pass right after refit run starts"),
+    refit("REFIT_SCHEDULE_RUN_ONCE", "schedule.run_once", set!(schedule.run_once, parse_bool),
+        "refit run does one pass and exits"),
     refit("REFIT_POLICY_SELECTION", "policy.selection", set!(policy.selection, str::parse),
         "which containers are managed: opt-in or all"),
+    refit("REFIT_POLICY_UPDATE", "policy.update", set!(policy.update, str::parse),
+        "default strategy: digest, semver-patch, semver-minor, semver-major or none"),
     refit("REFIT_POLICY_MONITOR_ONLY", "policy.monitor_only", set!(policy.monitor_only, parse_bool),
         "report available updates, apply none"),
     refit("REFIT_POLICY_INCLUDE_STOPPED", "policy.include_stopped",
@@ -104,11 +117,15 @@ pub static VARIABLES: &[EnvVar] = &[
         "remove the old image after an update"),
     refit("REFIT_POLICY_SCOPE", "policy.scope", set!(policy.scope, text),
         "manage only the containers labelled with this scope"),
+    refit("REFIT_POLICY_MIN_AGE", "policy.min_age", set!(policy.min_age, str::parse),
+        "apply a new digest only once refit has known it this long"),
     refit("REFIT_POLICY_STOP_TIMEOUT", "policy.stop_timeout", set!(policy.stop_timeout, str::parse),
         "stop timeout for containers that set none (90s, 5m, or seconds)"),
     refit("REFIT_TRUST_ALLOWED_REGISTRIES", "trust.allowed_registries",
         set!(trust.allowed_registries, registry_list),
         "registries images may come from, comma- or space-separated; empty: any"),
+    refit("REFIT_STATE_PATH", "state.path", set!(state.path, plain_path),
+        "the SQLite state database (journal, history, announced digests)"),
     refit("REFIT_LOG_FORMAT", "log.format", set!(log.format, str::parse),
         "text or json"),
     refit("REFIT_LOG_LEVEL", "log.level", set!(log.level, str::parse),
@@ -120,6 +137,14 @@ pub static VARIABLES: &[EnvVar] = &[
     // Read by DOCKER_TLS_VERIFY; listed so the documentation names it.
     alias("DOCKER_CERT_PATH", TLS_KEYS, |_, _, _| Ok(false),
         "folder of ca.pem, cert.pem and key.pem for DOCKER_TLS_VERIFY (default ~/.docker)"),
+    alias("WATCHTOWER_SCHEDULE", "schedule.cron", set!(schedule.cron, str::parse),
+        "Watchtower's name for REFIT_SCHEDULE_CRON (6 fields with seconds)"),
+    alias("WATCHTOWER_POLL_INTERVAL", "schedule.interval", set!(schedule.interval, str::parse),
+        "Watchtower's name for REFIT_SCHEDULE_INTERVAL (seconds)"),
+    alias("TZ", "schedule.timezone", set!(schedule.timezone, str::parse),
+        "the usual time zone variable: the zone of the schedule and of windows"),
+    alias("WATCHTOWER_RUN_ONCE", "schedule.run_once", set!(schedule.run_once, parse_bool),
+        "Watchtower's name for REFIT_SCHEDULE_RUN_ONCE"),
     alias("WATCHTOWER_LABEL_ENABLE", "policy.selection", set!(policy.selection, label_enable),
         "true: opt-in (only containers labelled refit.enable=true), false: all"),
     alias("WATCHTOWER_CLEANUP", "policy.cleanup", set!(policy.cleanup, parse_bool),
@@ -179,6 +204,10 @@ fn text(value: &str) -> Result<String, InvalidValue> {
 fn path(value: &str) -> Result<Spanned<PathBuf>, InvalidValue> {
     // The span is never read: `Applied::source_of` names the variable instead.
     Ok(Spanned::new(0..0, PathBuf::from(value.trim())))
+}
+
+fn plain_path(value: &str) -> Result<PathBuf, InvalidValue> {
+    Ok(PathBuf::from(value.trim()))
 }
 
 fn registry_list(value: &str) -> Result<Vec<RegistryHost>, InvalidValue> {

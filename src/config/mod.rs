@@ -3,7 +3,8 @@
 //! overriding the one before.
 //!
 //! - `raw`: the file as written (serde structs, every key optional).
-//! - `value`: value types parsed the same way from the file, the environment and the flags.
+//! - `value`: value types parsed the same way from the file, the environment and the flags;
+//!   `time` holds those of `[schedule]` and `[[window]]`.
 //! - `env`: the table of environment variables, `REFIT_*` and the Docker/Watchtower aliases.
 //! - `convert`: defaults, cross-key rules and `password_file` reading; `Config` → TOML.
 //!
@@ -14,6 +15,7 @@ mod convert;
 mod env;
 mod error;
 mod raw;
+mod time;
 mod value;
 
 #[cfg(test)]
@@ -25,7 +27,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono_tz::Tz;
+
+use crate::policy::Strategy;
+use crate::schedule::Schedule;
 use crate::secret::Secret;
+use crate::window::Window;
 
 pub use env::{EnvVar, Lookup, VARIABLES};
 pub use error::ConfigError;
@@ -33,6 +40,9 @@ pub use value::{InvalidValue, LogFormat, LogLevel, Selection};
 
 /// Where the file is read from when `--config` is not given; its absence is not an error.
 pub const DEFAULT_PATH: &str = "/etc/refit/refit.toml";
+
+/// Where the state database lives when `state.path` is not set.
+pub const DEFAULT_STATE_PATH: &str = "/var/lib/refit/refit.db";
 
 /// The engine address when neither the file, the environment nor a flag gives one.
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
@@ -43,11 +53,15 @@ pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
     pub docker: DockerConfig,
+    pub schedule: ScheduleConfig,
     pub policy: PolicyConfig,
+    /// The `[[window]]` entries in file order: names unique, at most one `default`.
+    pub windows: Vec<Window>,
     /// Keyed by registry host as in a normalised image reference (`docker.io`, `ghcr.io`,
     /// `127.0.0.1:5000`).
     pub registries: BTreeMap<String, RegistryConfig>,
     pub trust: TrustConfig,
+    pub state: StateConfig,
     pub log: LogConfig,
     /// The file this was loaded from; `None` for the built-in defaults.
     pub source: Option<PathBuf>,
@@ -79,14 +93,43 @@ pub struct TlsPaths {
     pub key: PathBuf,
 }
 
+/// When `refit run` starts passes (`[schedule]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduleConfig {
+    /// `schedule.cron` when it is not empty (in `timezone`), else `schedule.interval`.
+    pub schedule: Schedule,
+    /// The zone of the cron expression, and of every window that names none.
+    pub timezone: Tz,
+    /// A pass right after start, before the first tick.
+    pub update_on_start: bool,
+    /// `refit run` does one pass and exits (Watchtower's `--run-once`).
+    pub run_once: bool,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig {
+            schedule: Schedule::default(),
+            timezone: Tz::UTC,
+            update_on_start: false,
+            run_once: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct PolicyConfig {
     pub selection: Selection,
+    /// The strategy of containers without a `refit.update` label.
+    pub update: Strategy,
     pub monitor_only: bool,
     pub include_stopped: bool,
     pub cleanup: bool,
     /// Only containers labelled with this scope are managed; `None` manages unscoped ones.
     pub scope: Option<String>,
+    /// A new digest is applied only once refit has known it this long (`refit.min-age`
+    /// overrides it).
+    pub min_age: Duration,
     /// Used for containers that set no stop timeout of their own.
     pub stop_timeout: Duration,
 }
@@ -95,10 +138,12 @@ impl Default for PolicyConfig {
     fn default() -> Self {
         PolicyConfig {
             selection: Selection::OptIn,
+            update: Strategy::Digest,
             monitor_only: false,
             include_stopped: false,
             cleanup: false,
             scope: None,
+            min_age: Duration::ZERO,
             stop_timeout: Duration::from_secs(10),
         }
     }
@@ -121,6 +166,20 @@ pub struct RegistryConfig {
 pub struct TrustConfig {
     /// Registry hosts images may come from; empty allows any.
     pub allowed_registries: Vec<String>,
+}
+
+/// Where refit keeps its journal, history and announced digests (`[state]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateConfig {
+    pub path: PathBuf,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            path: PathBuf::from(DEFAULT_STATE_PATH),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

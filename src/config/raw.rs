@@ -12,16 +12,22 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use super::value::{DockerHost, DurationValue, PasswordMarker, RegistryHost};
+use super::time::{CronValue, DayValue, IntervalValue, TimeValue, TimezoneValue};
+use super::value::{DockerHost, DurationValue, PasswordMarker, RegistryHost, StrategyValue};
 use super::{LogFormat, LogLevel, Selection};
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields, expecting = "a table of refit settings")]
 pub(super) struct RawConfig {
     pub docker: RawDocker,
+    pub schedule: RawSchedule,
     pub policy: RawPolicy,
+    /// `[[window]]` entries; none printed as none, since TOML has no empty array of tables.
+    #[serde(rename = "window", skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<RawWindow>,
     pub registries: BTreeMap<RegistryHost, RawRegistry>,
     pub trust: RawTrust,
+    pub state: RawState,
     pub log: RawLog,
 }
 
@@ -35,14 +41,43 @@ pub(super) struct RawDocker {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, expecting = "the [schedule] table")]
+pub(super) struct RawSchedule {
+    pub cron: Option<CronValue>,
+    pub interval: Option<IntervalValue>,
+    pub timezone: Option<TimezoneValue>,
+    pub update_on_start: Option<bool>,
+    pub run_once: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields, expecting = "the [policy] table")]
 pub(super) struct RawPolicy {
     pub selection: Option<Selection>,
+    pub update: Option<StrategyValue>,
     pub monitor_only: Option<bool>,
     pub include_stopped: Option<bool>,
     pub cleanup: Option<bool>,
     pub scope: Option<String>,
+    pub min_age: Option<DurationValue>,
     pub stop_timeout: Option<DurationValue>,
+}
+
+/// A `[[window]]`. Name, start and end are required; the values checked together with other
+/// windows (a duplicate name, a second default) or alone but after parsing (no days) keep
+/// their span.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, expecting = "a [[window]] table")]
+pub(super) struct RawWindow {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub days: Option<Spanned<Vec<DayValue>>>,
+    pub start: TimeValue,
+    pub end: TimeValue,
+    #[serde(default)]
+    pub timezone: Option<TimezoneValue>,
+    #[serde(default)]
+    pub default: Option<Spanned<bool>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -64,6 +99,12 @@ pub(super) struct RawRegistry {
 #[serde(default, deny_unknown_fields, expecting = "the [trust] table")]
 pub(super) struct RawTrust {
     pub allowed_registries: Option<Vec<RegistryHost>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, expecting = "the [state] table")]
+pub(super) struct RawState {
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -90,6 +131,9 @@ impl RawConfig {
             if let Some(path) = &mut registry.ca_file {
                 resolve(path, base);
             }
+        }
+        if let Some(path) = &mut self.state.path {
+            resolve(path, base);
         }
     }
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::policy::Strategy;
+
 /// Why a string is not a valid value for a key; the message names what was expected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -118,9 +120,43 @@ keyword_enum!(
     }
 );
 
+/// `policy.update`: the default strategy, spelled as the `refit.update` label (any case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct StrategyValue(pub Strategy);
+
+impl FromStr for StrategyValue {
+    type Err = InvalidValue;
+
+    fn from_str(input: &str) -> Result<Self, InvalidValue> {
+        let all = Strategy::ALL;
+        let expected: Vec<_> = all.iter().map(|s| format!("`{}`", s.as_str())).collect();
+        Strategy::parse(&input.to_ascii_lowercase())
+            .map(StrategyValue)
+            .ok_or_else(|| {
+                InvalidValue(format!(
+                    "unknown update strategy `{}`, expected one of {}",
+                    input.trim(),
+                    expected.join(", ")
+                ))
+            })
+    }
+}
+
+impl Serialize for StrategyValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for StrategyValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize_parsed(deserializer)
+    }
+}
+
 /// Deserializes a string and parses it with `FromStr`, so the file accepts exactly what the
 /// environment and the flags accept.
-fn deserialize_parsed<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+pub(super) fn deserialize_parsed<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: FromStr<Err = InvalidValue>,
@@ -164,8 +200,32 @@ impl FromStr for DurationValue {
 
 impl Serialize for DurationValue {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&humantime::format_duration(self.0).to_string())
+        serializer.serialize_str(&format_duration(self.0))
     }
+}
+
+/// A duration the way the documentation writes them, hours at most (`24h`, `1h 30m`,
+/// `1s 500ms`): humantime would print `1day`, and its months are 30.44 days.
+pub(super) fn format_duration(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    let units = [
+        (secs / 3600, "h"),
+        (secs % 3600 / 60, "m"),
+        (secs % 60, "s"),
+    ];
+    let mut parts: Vec<String> = units
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    let fraction = Duration::new(0, duration.subsec_nanos());
+    if !fraction.is_zero() {
+        parts.push(humantime::format_duration(fraction).to_string());
+    }
+    if parts.is_empty() {
+        return "0s".to_string();
+    }
+    parts.join(" ")
 }
 
 impl<'de> Deserialize<'de> for DurationValue {

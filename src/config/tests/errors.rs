@@ -113,12 +113,13 @@ fn unknown_key_names_file_line_and_column() {
     assert_eq!(
         file_error(text),
         "/etc/refit/refit.toml:6:7: unknown field `selektion`, expected one of `selection`, \
-         `monitor_only`, `include_stopped`, `cleanup`, `scope`, `stop_timeout`"
+         `update`, `monitor_only`, `include_stopped`, `cleanup`, `scope`, `min_age`, \
+         `stop_timeout`"
     );
     assert_eq!(
         file_error("[schedul]\n"),
         "/etc/refit/refit.toml:1:2: unknown field `schedul`, expected one of `docker`, \
-         `policy`, `registries`, `trust`, `log`"
+         `schedule`, `policy`, `window`, `registries`, `trust`, `state`, `log`"
     );
     assert_eq!(
         file_error("[registries.\"ghcr.io\"]\nusername = \"u\"\npasword_file = \"/p\"\n"),

@@ -104,7 +104,14 @@ fn every_refit_variable() {
         ("REFIT_DOCKER_TLS_CA", "/c/ca.pem"),
         ("REFIT_DOCKER_TLS_CERT", "/c/cert.pem"),
         ("REFIT_DOCKER_TLS_KEY", "/c/key.pem"),
+        ("REFIT_SCHEDULE_CRON", "0 0 4 * * *"),
+        ("REFIT_SCHEDULE_INTERVAL", "3600"),
+        ("REFIT_SCHEDULE_TIMEZONE", "Europe/Berlin"),
+        ("REFIT_SCHEDULE_UPDATE_ON_START", "true"),
+        ("REFIT_SCHEDULE_RUN_ONCE", "yes"),
         ("REFIT_POLICY_SELECTION", "ALL"),
+        ("REFIT_POLICY_UPDATE", "Semver-Patch"),
+        ("REFIT_POLICY_MIN_AGE", "1h 30m"),
         ("REFIT_POLICY_MONITOR_ONLY", "TRUE"),
         ("REFIT_POLICY_INCLUDE_STOPPED", "Yes"),
         ("REFIT_POLICY_CLEANUP", "1"),
@@ -114,6 +121,7 @@ fn every_refit_variable() {
             "REFIT_TRUST_ALLOWED_REGISTRIES",
             "ghcr.io, docker.io 127.0.0.1:5000,",
         ),
+        ("REFIT_STATE_PATH", " /data/state.db "),
         ("REFIT_LOG_FORMAT", "json"),
         ("REFIT_LOG_LEVEL", "error"),
     ])
@@ -125,12 +133,21 @@ tls_ca = "/c/ca.pem"
 tls_cert = "/c/cert.pem"
 tls_key = "/c/key.pem"
 
+[schedule]
+cron = "0 0 4 * * *"
+interval = "24h"
+timezone = "Europe/Berlin"
+update_on_start = true
+run_once = true
+
 [policy]
 selection = "all"
+update = "semver-patch"
 monitor_only = true
 include_stopped = true
 cleanup = true
 scope = "edge"
+min_age = "1h 30m"
 stop_timeout = "2m"
 
 [registries]
@@ -138,11 +155,21 @@ stop_timeout = "2m"
 [trust]
 allowed_registries = ["ghcr.io", "docker.io", "127.0.0.1:5000"]
 
+[state]
+path = "/data/state.db"
+
 [log]
 format = "json"
 level = "error"
 "#;
     assert_eq!(printed, expected);
+    // Without a cron expression, the interval is the schedule.
+    let config = from_env(&[("REFIT_SCHEDULE_INTERVAL", "3600")]).unwrap();
+    assert!(
+        config
+            .to_toml_redacted()
+            .contains("cron = \"\"\ninterval = \"1h\"\n")
+    );
 }
 
 #[test]

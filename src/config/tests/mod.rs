@@ -3,12 +3,15 @@
 
 mod errors;
 mod layers;
+mod time;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
+use chrono::{NaiveTime, Weekday, WeekdaySet};
+use chrono_tz::Tz;
 use tempfile::TempDir;
 
 use super::*;
@@ -58,6 +61,16 @@ fn defaults() {
     assert!(!config.policy.cleanup);
     assert_eq!(config.policy.scope, None);
     assert_eq!(config.policy.stop_timeout, Duration::from_secs(10));
+    assert_eq!(config.policy.update, Strategy::Digest);
+    assert_eq!(config.policy.min_age, Duration::ZERO);
+    assert_eq!(
+        config.schedule.schedule,
+        Schedule::Interval(Duration::from_secs(24 * 60 * 60))
+    );
+    assert_eq!(config.schedule.timezone, Tz::UTC);
+    assert!(!config.schedule.update_on_start && !config.schedule.run_once);
+    assert!(config.windows.is_empty());
+    assert_eq!(config.state.path, Path::new("/var/lib/refit/refit.db"));
     assert!(config.registries.is_empty() && config.trust.allowed_registries.is_empty());
     assert_eq!(config.log.format, LogFormat::Text);
     assert_eq!(config.log.level, LogLevel::Info);
@@ -66,7 +79,7 @@ fn defaults() {
     assert_eq!(
         Config {
             source: None,
-            ..parse("[docker]\n[policy]\n[trust]\n[log]\n")
+            ..parse("[docker]\n[schedule]\n[policy]\n[trust]\n[state]\n[log]\n")
         },
         Config::default()
     );
@@ -107,13 +120,36 @@ tls_ca = "/certs/ca.pem"
 tls_cert = "/certs/cert.pem"
 tls_key = "/certs/key.pem"
 
+[schedule]
+cron = "0 0 4 * * 1-5"
+interval = "6h"
+timezone = "Europe/Berlin"
+update_on_start = true
+run_once = true
+
 [policy]
 selection = "all"
+update = "semver-minor"
 monitor_only = true
 include_stopped = true
 cleanup = true
 scope = "prod"
+min_age = "2h"
 stop_timeout = "90s"
+
+[[window]]
+name = "nightly"
+days = ["mon", "Tuesday", "WED"]
+start = "22:00"
+end = "02:00"
+timezone = "America/New_York"
+
+[[window]]
+name = "weekend"
+days = ["sat", "sun"]
+start = "00:00"
+end = "00:00"
+default = true
 
 [registries."127.0.0.1:5000"]
 username = "robot"
@@ -126,6 +162,9 @@ insecure = false
 
 [trust]
 allowed_registries = ["ghcr.io", "127.0.0.1:5000"]
+
+[state]
+path = "/data/refit.db"
 
 [log]
 format = "json"
@@ -151,14 +190,41 @@ fn full_file_sets_every_key() {
                 key: "/certs/key.pem".into(),
             }),
         },
+        schedule: ScheduleConfig {
+            schedule: Schedule::parse("0 0 4 * * 1-5", chrono_tz::Europe::Berlin).unwrap(),
+            timezone: chrono_tz::Europe::Berlin,
+            update_on_start: true,
+            run_once: true,
+        },
         policy: PolicyConfig {
             selection: Selection::All,
+            update: Strategy::SemverMinor,
             monitor_only: true,
             include_stopped: true,
             cleanup: true,
             scope: Some("prod".into()),
+            min_age: Duration::from_secs(2 * 60 * 60),
             stop_timeout: Duration::from_secs(90),
         },
+        windows: vec![
+            Window {
+                name: "nightly".into(),
+                days: WeekdaySet::from_array([Weekday::Mon, Weekday::Tue, Weekday::Wed]),
+                start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
+                end: NaiveTime::from_hms_opt(2, 0, 0).unwrap(),
+                tz: chrono_tz::America::New_York,
+                default: false,
+            },
+            Window {
+                name: "weekend".into(),
+                days: WeekdaySet::from_array([Weekday::Sat, Weekday::Sun]),
+                start: NaiveTime::MIN,
+                end: NaiveTime::MIN,
+                // A window without a zone takes the schedule's.
+                tz: chrono_tz::Europe::Berlin,
+                default: true,
+            },
+        ],
         registries: BTreeMap::from([
             (
                 "127.0.0.1:5000".to_string(),
@@ -174,6 +240,9 @@ fn full_file_sets_every_key() {
         ]),
         trust: TrustConfig {
             allowed_registries: vec!["ghcr.io".into(), "127.0.0.1:5000".into()],
+        },
+        state: StateConfig {
+            path: "/data/refit.db".into(),
         },
         log: LogConfig {
             format: LogFormat::Json,
@@ -229,16 +298,28 @@ fn printed_toml_has_every_section_and_key() {
             "log.level",
             "policy.cleanup",
             "policy.include_stopped",
+            "policy.min_age",
             "policy.monitor_only",
             "policy.scope",
             "policy.selection",
             "policy.stop_timeout",
+            "policy.update",
+            "schedule.cron",
+            "schedule.interval",
+            "schedule.run_once",
+            "schedule.timezone",
+            "schedule.update_on_start",
+            "state.path",
             "trust.allowed_registries",
         ]
     );
     assert!(printed.contains("host = \"unix:///var/run/docker.sock\""));
     assert!(printed.contains("stop_timeout = \"10s\""));
     assert!(printed.contains("selection = \"opt-in\""));
+    assert!(printed.contains("interval = \"24h\""), "{printed}");
+    assert!(printed.contains("path = \"/var/lib/refit/refit.db\""));
+    // No windows, no [[window]].
+    assert!(!printed.contains("window"), "{printed}");
 }
 
 #[test]
