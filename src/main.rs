@@ -182,8 +182,8 @@ fn pass_options(config: &Config, mode: Mode, names: Vec<String>) -> PassOptions 
             selection: policy.selection,
             monitor_only: policy.monitor_only,
             scope: policy.scope.clone(),
-            // `policy.update` and `policy.min_age` are wired with the schedule settings.
-            ..policy::Defaults::default()
+            strategy: policy.update,
+            min_age: policy.min_age,
         },
         include_stopped: policy.include_stopped,
         settings: execute::Settings {
