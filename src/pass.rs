@@ -1,6 +1,7 @@
 //! One pass: observe → decide → act → report. The only place the stages meet.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
@@ -11,10 +12,12 @@ use crate::engine::{self, Engine};
 use crate::execute::{Executor, Outcome, Settings, hooks};
 use crate::model::{ContainerId, ImageSource, RunState, Snapshot};
 use crate::observe::{self, Observed};
-use crate::plan::{self, Decision, Plan, order::Graph};
+use crate::plan::{self, Decision, Plan, gate, order::Graph};
 use crate::policy::{self, Defaults, Verdict};
 use crate::registry::Registry;
 use crate::report::{ContainerReport, Mode, OutcomeKind, PassInfo, Provenance, Report};
+use crate::state::Store;
+use crate::window::Window;
 
 /// References resolved at once.
 const REGISTRY_CONCURRENCY: usize = 8;
@@ -27,6 +30,10 @@ pub struct PassOptions {
     pub defaults: Defaults,
     pub include_stopped: bool,
     pub settings: Settings,
+    /// The maintenance windows updates are applied in (`[[window]]`).
+    pub windows: Vec<Window>,
+    /// Where first sightings of digests are kept (`refit.min-age`).
+    pub state: Arc<Store>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +82,7 @@ async fn run_inner(
     );
     let remote = observe::resolve(registry, wanted, REGISTRY_CONCURRENCY).await;
     let mut plan = plan::plan(&narrowed, &options.defaults, &remote);
+    apply_gates(&mut plan, options);
     // Dependents may lie outside a narrowed pass; they are still stopped and started.
     plan.graph = Graph::new(&observed.snapshot);
     let results = match options.mode {
@@ -112,6 +120,32 @@ async fn run_inner(
     };
     log_summary(&report);
     Ok(report)
+}
+
+/// Hold back the updates that are still cooling off or outside their window. First
+/// sightings are recorded in check passes too: a check is refit seeing the digest.
+fn apply_gates(plan: &mut Plan, options: &PassOptions) {
+    let now = Utc::now();
+    let wanted = gate::needs_first_seen(plan);
+    let first_seen = if wanted.is_empty() {
+        BTreeMap::new()
+    } else {
+        match options.state.first_seen(&wanted, now) {
+            Ok(seen) => seen,
+            Err(e) => {
+                // Without the state database min-age cannot be honoured: those updates wait.
+                warn!(error = %e, "cannot read or record first sightings");
+                gate::fail_min_age(plan, &format!("cannot apply refit.min-age: {e}"));
+                BTreeMap::new()
+            }
+        }
+    };
+    let gates = gate::Gates {
+        now,
+        windows: &options.windows,
+        first_seen: &first_seen,
+    };
+    gate::apply(plan, &gates);
 }
 
 #[derive(Clone, Copy)]

@@ -2,6 +2,7 @@
 //! policy defaults, one decision per container and the order to act in. Pure data in, data
 //! out: no IO, no clock, no Docker or registry client types.
 
+pub mod gate;
 pub mod order;
 #[cfg(test)]
 mod tests;
