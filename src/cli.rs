@@ -49,6 +49,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The daemon: a pass at each tick of the schedule until SIGTERM or SIGINT
+    Run,
     /// Validate and print the effective configuration, secrets redacted
     Config,
 }

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod engine;
 pub mod execute;
 pub mod model;
@@ -19,4 +20,5 @@ pub mod registry;
 pub mod report;
 pub mod schedule;
 pub mod secret;
+pub mod state;
 pub mod window;

@@ -2,14 +2,17 @@
 //! build the engine and registry adapters, run the command, map the result to an exit status.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use refit::cli::{Cli, Command};
 use refit::config::{Config, LogFormat, Overrides};
+use refit::daemon::{self, DaemonOptions};
 use refit::engine::DockerEngine;
 use refit::pass::{self, PassError, PassOptions};
 use refit::registry::{OciRegistry, RegistryOptions, RegistrySettings};
 use refit::report::Mode;
+use refit::state::Store;
 use refit::{execute, policy};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -45,6 +48,7 @@ fn main() -> ExitCode {
         }
         Command::Check { names, json } => run_pass(&config, Mode::Check, names, json),
         Command::Update { names, json } => run_pass(&config, Mode::Update, names, json),
+        Command::Run => run_daemon(&config),
     }
 }
 
@@ -66,40 +70,14 @@ fn init_tracing(config: &Config) {
 }
 
 fn run_pass(config: &Config, mode: Mode, names: Vec<String>, json: bool) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("refit: cannot start the async runtime: {e}");
-            return ExitCode::from(FAILURES);
-        }
-    };
-    runtime.block_on(async {
-        let engine = match connect(config).await {
-            Ok(engine) => engine,
-            Err(e) => {
-                eprintln!("refit: {e}");
-                return ExitCode::from(ENGINE_UNREACHABLE);
-            }
-        };
-        let registry = match OciRegistry::new(registry_options(config)) {
-            Ok(registry) => registry,
-            Err(e) => {
-                eprintln!("refit: {e}");
-                return ExitCode::from(BAD_USAGE);
-            }
+    with_runtime(async {
+        let (engine, registry) = match adapters(config).await {
+            Ok(adapters) => adapters,
+            Err(status) => return status,
         };
         let stop = shutdown_on_signal();
-        match pass::run(
-            &engine,
-            &registry,
-            &pass_options(config, mode, names),
-            &stop,
-        )
-        .await
-        {
+        let options = pass_options(config, mode, names);
+        match pass::run(&engine, &registry, &options, &stop).await {
             Ok(report) => {
                 if json {
                     println!("{}", report.to_json());
@@ -122,6 +100,54 @@ fn run_pass(config: &Config, mode: Mode, names: Vec<String>, json: bool) -> Exit
             }
         }
     })
+}
+
+/// `refit run`: the daemon, or one update pass with `schedule.run_once` (Watchtower's
+/// `WATCHTOWER_RUN_ONCE`).
+fn run_daemon(config: &Config) -> ExitCode {
+    if config.schedule.run_once {
+        return run_pass(config, Mode::Update, Vec::new(), false);
+    }
+    with_runtime(async {
+        let (engine, registry) = match adapters(config).await {
+            Ok(adapters) => adapters,
+            Err(status) => return status,
+        };
+        let shutdown = shutdown_on_signal();
+        let options = DaemonOptions {
+            schedule: config.schedule.schedule.clone(),
+            update_on_start: config.schedule.update_on_start,
+            pass: pass_options(config, Mode::Update, Vec::new()),
+        };
+        daemon::run(&engine, &registry, &options, &shutdown).await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn with_runtime(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => {
+            eprintln!("refit: cannot start the async runtime: {e}");
+            ExitCode::from(FAILURES)
+        }
+    }
+}
+
+/// The engine and registry clients, or the exit status that says why there are none.
+async fn adapters(config: &Config) -> Result<(DockerEngine, OciRegistry), ExitCode> {
+    let engine = connect(config).await.map_err(|e| {
+        eprintln!("refit: {e}");
+        ExitCode::from(ENGINE_UNREACHABLE)
+    })?;
+    let registry = OciRegistry::new(registry_options(config)).map_err(|e| {
+        eprintln!("refit: {e}");
+        ExitCode::from(BAD_USAGE)
+    })?;
+    Ok((engine, registry))
 }
 
 /// A token cancelled on SIGINT or SIGTERM: the pass then finishes the container in hand and
@@ -191,5 +217,7 @@ fn pass_options(config: &Config, mode: Mode, names: Vec<String>) -> PassOptions 
             stop_timeout: policy.stop_timeout,
             pull_concurrency: 4,
         },
+        windows: config.windows.clone(),
+        state: Arc::new(Store::new(&config.state.path)),
     }
 }
