@@ -26,5 +26,11 @@ mod multiarch;
 // Policy labels: lifecycle hooks, refit.pull=false, refit.update=none.
 mod policy;
 
+// What holds updates back: refit.min-age, maintenance windows, scopes.
+mod gates;
+
+// `refit run`: passes on a schedule, SIGTERM mid-update, WATCHTOWER_RUN_ONCE.
+mod daemon;
+
 // How refit reaches the engine (unix, tcp) and private registries (token auth, config.json).
 mod access;
