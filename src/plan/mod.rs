@@ -3,6 +3,7 @@
 //! out: no IO, no clock, no Docker or registry client types.
 
 pub mod order;
+pub mod semver;
 #[cfg(test)]
 mod tests;
 
