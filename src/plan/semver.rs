@@ -1,5 +1,6 @@
 //! Choosing a container's next tag under a semver strategy (`refit.update=semver-*`): pure
-//! string work over a repository's tag list, which `observe` fetched. No IO here.
+//! string work over a repository's tag list, which `observe` fetched, and the reference (or
+//! the decision) that follows for the container. No IO here.
 //!
 //! A tag is read as `[v]N(.N)*[-suffix]`: up to four numeric components, then an optional
 //! suffix whose segments are a pre-release marker (`rc1`, `rc.1`, `beta`, `alpha.2`, `pre`,
@@ -12,7 +13,9 @@
 
 use std::cmp::Ordering;
 
-use crate::policy::{Strategy, TagPattern};
+use super::Decision;
+use crate::model::{ImageRef, ResolveFailure, TagLists};
+use crate::policy::{Policy, Strategy, TagPattern};
 
 /// More numeric components than this is a build number or a date, not a version.
 const MAX_PRECISION: usize = 4;
@@ -171,6 +174,19 @@ fn numeric(text: &str) -> Option<Vec<u64>> {
         .collect()
 }
 
+/// Whether `tag` reads as a version at all (else a semver strategy has nothing to compare).
+pub fn is_version(tag: &str) -> bool {
+    TagVersion::parse(tag).is_some()
+}
+
+/// The skip reason for a container whose tag a semver strategy cannot read.
+pub fn not_a_version(tag: &str, strategy: Strategy) -> String {
+    format!(
+        "tag \"{tag}\" is not a version (refit.update={})",
+        strategy.as_str()
+    )
+}
+
 /// The highest tag of `tags` a container on `current` may move to under `strategy`: one that
 /// parses as a version of the same shape (`v`, precision, flavour), matches `pattern` when set,
 /// is within the step, is newer, and is no pre-release unless `current` is one.
@@ -187,10 +203,7 @@ pub fn choose<'a>(
         return Ok(None);
     }
     let Some(base) = TagVersion::parse(current) else {
-        return Err(format!(
-            "tag \"{current}\" is not a version (refit.update={})",
-            strategy.as_str()
-        ));
+        return Err(not_a_version(current, strategy));
     };
     let best = tags
         .iter()
@@ -203,6 +216,41 @@ pub fn choose<'a>(
         // choice does not depend on the order the registry listed them in.
         .max_by(|(ta, a), (tb, b)| a.order(b).then_with(|| ta.cmp(tb)));
     Ok(best.map(|(tag, _)| tag))
+}
+
+#[allow(clippy::result_large_err)] // the Err is the decision itself, as in mod.rs
+/// The reference a container on `reference` moves to under `policy`'s semver strategy: the
+/// newer tag `tags` offers, else `reference` itself (whose digest is then checked).
+pub(super) fn target(
+    reference: &ImageRef,
+    policy: &Policy,
+    tags: &TagLists,
+) -> Result<ImageRef, Decision> {
+    let current = reference.tag().unwrap_or_default();
+    if !is_version(current) {
+        return Err(Decision::Skip(not_a_version(current, policy.strategy)));
+    }
+    let listed = match tags.get(&reference.name()) {
+        Some(Ok(listed)) => listed,
+        Some(Err(ResolveFailure::NotAllowed(why))) => return Err(Decision::Skip(why.clone())),
+        Some(Err(ResolveFailure::Failed(why))) => {
+            return Err(Decision::Error(format!(
+                "cannot list the tags of {}: {why}",
+                reference.name()
+            )));
+        }
+        None => {
+            return Err(Decision::Error(format!(
+                "no tag list for {}",
+                reference.name()
+            )));
+        }
+    };
+    match choose(current, listed, policy.strategy, policy.tags.as_ref()) {
+        Ok(Some(tag)) => Ok(reference.with_tag(tag)),
+        Ok(None) => Ok(reference.clone()),
+        Err(reason) => Err(Decision::Skip(reason)),
+    }
 }
 
 #[cfg(test)]

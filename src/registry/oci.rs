@@ -5,14 +5,14 @@
 //! One `OciRegistry` is meant to live for one pass: it caches what a registry said about
 //! authentication, tokens, credentials and the retry budget for its lifetime.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::header::{CONTENT_TYPE, LINK};
-use reqwest::{Method, Response, StatusCode, Url};
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, Response, StatusCode};
 use tracing::debug;
 
 use super::endpoint::{self, canonical_registry};
@@ -25,10 +25,6 @@ use crate::secret::Secret;
 
 /// Distribution refuses manifests above 4 MiB; so does refit.
 const MANIFEST_LIMIT: usize = 4 << 20;
-/// One tag-list page; distribution sends every tag in one page (some 100,000 tags fit).
-const TAG_PAGE_LIMIT: usize = 8 << 20;
-/// Pages followed for one repository before refit gives up on a registry that never ends.
-const MAX_TAG_PAGES: usize = 1000;
 
 /// One `[registries."host"]` entry of the configuration.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -338,49 +334,7 @@ impl Registry for OciRegistry {
     async fn list_tags(&self, reference: &ImageRef) -> Result<Vec<String>, Error> {
         let host = self.host(reference.registry())?;
         let credentials = self.credentials_for(&host).await;
-        let protocol = |message: String| Error::Protocol {
-            registry: host.registry.clone(),
-            message: format!("{}: {message}", reference.name()),
-        };
-        let first = endpoint::tags_url(&host.base, reference);
-        let mut url = Url::parse(&first).map_err(|e| protocol(format!("{first}: {e}")))?;
-        let mut seen = BTreeSet::new();
-        let mut tags = Vec::new();
-        loop {
-            if !seen.insert(url.to_string()) {
-                return Err(protocol(format!("tag list pages loop back to {url}")));
-            }
-            if seen.len() > MAX_TAG_PAGES {
-                return Err(protocol(format!(
-                    "tag list longer than {MAX_TAG_PAGES} pages"
-                )));
-            }
-            let request = Request {
-                kind: RequestKind::TagList,
-                method: Method::GET,
-                url: url.to_string(),
-                accept: "application/json".into(),
-                repository: reference.repository(),
-            };
-            let response = self
-                .transport
-                .send(&host, credentials.as_ref(), &request)
-                .await?;
-            if response.status() != StatusCode::OK {
-                return Err(tags_status_error(&host, reference, response.status(), &url));
-            }
-            let links = response.headers().get_all(LINK);
-            let next = tags::next_page(links.iter().filter_map(|v| v.to_str().ok()), &url)
-                .map_err(protocol)?;
-            let body = read_body(&host, response, TAG_PAGE_LIMIT).await?;
-            tags.extend(tags::page_tags(&body).map_err(protocol)?);
-            match next {
-                Some(next) => url = next,
-                None => break,
-            }
-        }
-        debug!(registry = %host.registry, repository = reference.repository(), tags = tags.len(), pages = seen.len(), "tags listed");
-        Ok(tags)
+        tags::list(&self.transport, &host, credentials.as_ref(), reference).await
     }
 
     async fn credentials(&self, registry: &str) -> Option<Credentials> {
@@ -395,24 +349,6 @@ fn header_text(response: &Response, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_string())
-}
-
-/// The error for a tag-list answer that is neither success nor handled by the transport.
-fn tags_status_error(host: &Host, reference: &ImageRef, status: StatusCode, url: &Url) -> Error {
-    match status {
-        StatusCode::NOT_FOUND => Error::NotFound {
-            reference: reference.name(),
-        },
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Error::Unauthorized {
-            registry: host.registry.clone(),
-            repository: reference.repository().to_string(),
-        },
-        other => Error::Status {
-            registry: host.registry.clone(),
-            status: other.as_u16(),
-            url: url.to_string(),
-        },
-    }
 }
 
 /// The error for a manifest answer that is neither success nor handled by the transport.

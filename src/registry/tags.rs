@@ -1,8 +1,89 @@
-//! Reading tag-list pages (`GET /v2/<name>/tags/list`): the JSON body, and the next page as the
-//! `Link: <...>; rel="next"` header names it (distribution's pagination, which oci-client's
-//! `list_tags` drops). No requests are sent here; `oci.rs` walks the pages.
+//! Listing a repository's tags (`GET /v2/<name>/tags/list`), page after page as the
+//! `Link: <...>; rel="next"` header names them (distribution's pagination, which oci-client's
+//! `list_tags` drops). Requests go through the transport, with its auth, retries and counts.
 
-use reqwest::Url;
+use std::collections::BTreeSet;
+
+use reqwest::header::LINK;
+use reqwest::{Method, StatusCode, Url};
+use tracing::debug;
+
+use super::endpoint;
+use super::transport::{Host, Request, RequestKind, Transport, read_body};
+use super::{Credentials, Error};
+use crate::model::ImageRef;
+
+/// One tag-list page; distribution sends every tag in one page (some 100,000 tags fit).
+const TAG_PAGE_LIMIT: usize = 8 << 20;
+/// Pages followed for one repository before refit gives up on a registry that never ends.
+const MAX_TAG_PAGES: usize = 1000;
+
+/// Every tag of `reference`'s repository, following `Link` pagination.
+pub(super) async fn list(
+    transport: &Transport,
+    host: &Host,
+    credentials: Option<&Credentials>,
+    reference: &ImageRef,
+) -> Result<Vec<String>, Error> {
+    let protocol = |message: String| Error::Protocol {
+        registry: host.registry.clone(),
+        message: format!("{}: {message}", reference.name()),
+    };
+    let first = endpoint::tags_url(&host.base, reference);
+    let mut url = Url::parse(&first).map_err(|e| protocol(format!("{first}: {e}")))?;
+    let mut seen = BTreeSet::new();
+    let mut tags = Vec::new();
+    loop {
+        if !seen.insert(url.to_string()) {
+            return Err(protocol(format!("tag list pages loop back to {url}")));
+        }
+        if seen.len() > MAX_TAG_PAGES {
+            return Err(protocol(format!(
+                "tag list longer than {MAX_TAG_PAGES} pages"
+            )));
+        }
+        let request = Request {
+            kind: RequestKind::TagList,
+            method: Method::GET,
+            url: url.to_string(),
+            accept: "application/json".into(),
+            repository: reference.repository(),
+        };
+        let response = transport.send(host, credentials, &request).await?;
+        if response.status() != StatusCode::OK {
+            return Err(status_error(host, reference, response.status(), &url));
+        }
+        let links = response.headers().get_all(LINK);
+        let next =
+            next_page(links.iter().filter_map(|v| v.to_str().ok()), &url).map_err(protocol)?;
+        let body = read_body(host, response, TAG_PAGE_LIMIT).await?;
+        tags.extend(page_tags(&body).map_err(protocol)?);
+        match next {
+            Some(next) => url = next,
+            None => break,
+        }
+    }
+    debug!(registry = %host.registry, repository = reference.repository(), tags = tags.len(), pages = seen.len(), "tags listed");
+    Ok(tags)
+}
+
+/// The error for a tag-list answer that is neither success nor handled by the transport.
+fn status_error(host: &Host, reference: &ImageRef, status: StatusCode, url: &Url) -> Error {
+    match status {
+        StatusCode::NOT_FOUND => Error::NotFound {
+            reference: reference.name(),
+        },
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Error::Unauthorized {
+            registry: host.registry.clone(),
+            repository: reference.repository().to_string(),
+        },
+        other => Error::Status {
+            registry: host.registry.clone(),
+            status: other.as_u16(),
+            url: url.to_string(),
+        },
+    }
+}
 
 /// One page's body. `tags` is `null` for a repository without tags on some registries.
 #[derive(serde::Deserialize)]
