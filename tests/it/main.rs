@@ -26,5 +26,8 @@ mod multiarch;
 // Policy labels: lifecycle hooks, refit.pull=false, refit.update=none.
 mod policy;
 
+// Semver strategies: the highest newer tag within the step, precision and flavour kept, no pre-release.
+mod semver;
+
 // How refit reaches the engine (unix, tcp) and private registries (token auth, config.json).
 mod access;
