@@ -9,7 +9,7 @@ use tracing::{debug, warn};
 use crate::engine::{self, Engine, facts};
 use crate::model::{
     Digest, ImageRef, LocalImage, Platform, PlatformManifest, RemoteDigests, RemoteImage,
-    ResolveFailure, Snapshot,
+    ResolveFailure, Snapshot, TagLists,
 };
 use crate::registry::{self, IndexEntry, Registry};
 
@@ -132,10 +132,7 @@ pub async fn resolve(
         .map(|(reference, images)| async move {
             let answer = resolve_one(registry, &reference, &images)
                 .await
-                .map_err(|e| match e {
-                    registry::Error::NotAllowed { .. } => ResolveFailure::NotAllowed(e.to_string()),
-                    other => ResolveFailure::Failed(other.to_string()),
-                });
+                .map_err(resolve_failure);
             if let Err(failure) = &answer {
                 debug!(reference = %reference, failure = ?failure, "reference not resolved");
             }
@@ -144,6 +141,39 @@ pub async fn resolve(
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await
+}
+
+/// List the tags of each repository (keyed by `registry/repository`, with a reference into
+/// it), `concurrency` at a time: one request per page of each list.
+pub async fn list_tags(
+    registry: &dyn Registry,
+    repositories: BTreeMap<String, ImageRef>,
+    concurrency: usize,
+) -> TagLists {
+    stream::iter(repositories)
+        .map(|(name, reference)| async move {
+            let answer = registry
+                .list_tags(&reference)
+                .await
+                .map_err(resolve_failure);
+            match &answer {
+                Ok(tags) => debug!(repository = %name, tags = tags.len(), "tags listed"),
+                Err(failure) => debug!(repository = %name, failure = ?failure, "tags not listed"),
+            }
+            (name, answer)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await
+}
+
+/// A registry error as the planner sees it: a registry refit may not ask is a skip, anything
+/// else an error for the containers that needed the answer.
+fn resolve_failure(error: registry::Error) -> ResolveFailure {
+    match error {
+        registry::Error::NotAllowed { .. } => ResolveFailure::NotAllowed(error.to_string()),
+        other => ResolveFailure::Failed(other.to_string()),
+    }
 }
 
 async fn resolve_one(

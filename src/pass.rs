@@ -74,14 +74,19 @@ async fn run_inner(
     if options.mode == Mode::Update {
         check_hooks(engine, &narrowed, &options.defaults, Stage::PreCheck).await;
     }
-    let wanted = plan::references_to_check(&narrowed, &options.defaults);
+    // Semver strategies first choose their tag from the repository's list: then the chosen
+    // tag is the reference resolved, so one pass both finds and checks the new version.
+    let repositories = plan::tag_lists_to_fetch(&narrowed, &options.defaults);
+    let tags = observe::list_tags(registry, repositories, REGISTRY_CONCURRENCY).await;
+    let wanted = plan::references_to_check(&narrowed, &options.defaults, &tags);
     info!(
         containers = narrowed.containers.len(),
+        repositories = tags.len(),
         references = wanted.len(),
         "checking"
     );
     let remote = observe::resolve(registry, wanted, REGISTRY_CONCURRENCY).await;
-    let mut plan = plan::plan(&narrowed, &options.defaults, &remote);
+    let mut plan = plan::plan(&narrowed, &options.defaults, &remote, &tags);
     apply_gates(&mut plan, options);
     // Dependents may lie outside a narrowed pass; they are still stopped and started.
     plan.graph = Graph::new(&observed.snapshot);

@@ -380,6 +380,11 @@ impl Registry for NoRegistry {
             reference: r.to_string(),
         })
     }
+    async fn list_tags(&self, r: &ImageRef) -> Result<Vec<String>, registry::Error> {
+        Err(registry::Error::NotFound {
+            reference: r.name(),
+        })
+    }
     async fn credentials(&self, _: &str) -> Option<Credentials> {
         None
     }

@@ -69,7 +69,7 @@ async fn update_all(engine: &FakeEngine, cleanup: bool) -> BTreeMap<String, Outc
         selection: Selection::OptIn,
         ..Defaults::default()
     };
-    let plan = plan::plan(&observed.snapshot, &defaults, &remote);
+    let plan = plan::plan(&observed.snapshot, &defaults, &remote, &Default::default());
     let executor = Executor::new(engine, &NoRegistry, &observed.snapshot, settings(cleanup));
     let verified = executor.prefetch(&plan).await;
     let mut outcomes = BTreeMap::new();

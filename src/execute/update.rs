@@ -9,7 +9,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use super::Settings;
 use crate::engine::{CreateSpec, Engine, RestartPolicy};
-use crate::model::{Container, Digest, NetworkMode, Platform, Snapshot};
+use crate::model::{Container, Digest, NetworkMode, Platform, Snapshot, with_written_tag};
 use crate::plan::PARKED_SUFFIX;
 use crate::recreate::{self, Target};
 
@@ -159,12 +159,13 @@ impl<'a> Transaction<'a> {
     }
 
     /// What the successor's `Config.Image` says: the operator's reference, which the update
-    /// points at the new image. When the image does not change and that reference has since
-    /// moved to another image, the id, so the successor runs what its predecessor ran.
+    /// points at the new image, with the new tag when a semver update changes it. When the
+    /// image does not change and that reference has since moved to another image, the id, so
+    /// the successor runs what its predecessor ran.
     async fn image_name(&self) -> String {
         let configured = &self.container.configured_image;
-        if self.change.retag.is_some() {
-            return configured.clone();
+        if let Some((_, tag)) = &self.change.retag {
+            return with_written_tag(configured, tag);
         }
         match self.engine.inspect_image(configured).await {
             Ok(image) if image.id.as_deref() == Some(self.change.image_id.as_str()) => {

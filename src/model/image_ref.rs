@@ -96,6 +96,32 @@ pub fn host_without_port(registry: &str) -> &str {
     registry.rsplit_once(':').map_or(registry, |(h, _)| h)
 }
 
+/// `written` (a reference as an operator spelt it, `nginx:1.2`) with its tag changed to `tag`,
+/// keeping the rest of the spelling (`nginx:1.3`, not `docker.io/library/nginx:1.3`), so that
+/// `docker ps` reads as the operator would have written it. Unchanged when `written` already
+/// names `tag`, implicitly or not (`nginx` stays `nginx` for `latest`).
+pub fn with_written_tag(written: &str, tag: &str) -> String {
+    if written
+        .parse::<ImageRef>()
+        .is_ok_and(|r| r.tag() == Some(tag))
+    {
+        return written.to_string();
+    }
+    let (name, digest) = match written.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (written, None),
+    };
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    let bare = match name[last_slash..].rfind(':') {
+        Some(i) => &name[..last_slash + i],
+        None => name,
+    };
+    match digest {
+        Some(digest) => format!("{bare}:{tag}@{digest}"),
+        None => format!("{bare}:{tag}"),
+    }
+}
+
 impl FromStr for ImageRef {
     type Err = ImageRefError;
 
@@ -320,6 +346,33 @@ mod tests {
             r.at_digest(&d).to_string(),
             format!("docker.io/library/nginx@{d}")
         );
+    }
+
+    #[test]
+    fn written_tags_change_and_the_spelling_stays() {
+        let cases = [
+            ("nginx:1.2", "1.3", "nginx:1.3"),
+            ("nginx", "latest", "nginx"),
+            ("nginx", "1.3", "nginx:1.3"),
+            (
+                "127.0.0.1:5000/a/b:1.2-alpine",
+                "1.3-alpine",
+                "127.0.0.1:5000/a/b:1.3-alpine",
+            ),
+            ("localhost:5000/app", "2", "localhost:5000/app:2"),
+            (
+                "docker.io/library/nginx:1.2",
+                "1.2",
+                "docker.io/library/nginx:1.2",
+            ),
+        ];
+        for (written, tag, expected) in cases {
+            assert_eq!(
+                with_written_tag(written, tag),
+                expected,
+                "{written} -> {tag}"
+            );
+        }
     }
 
     #[test]

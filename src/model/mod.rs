@@ -12,9 +12,9 @@ pub use container::{
     Container, ContainerId, ImageSource, LocalImage, NetworkMode, RunState, Snapshot,
 };
 pub use digest::{Digest, DigestError};
-pub use image_ref::{ImageRef, ImageRefError, host_without_port};
+pub use image_ref::{ImageRef, ImageRefError, host_without_port, with_written_tag};
 pub use platform::Platform;
-pub use remote::{PlatformManifest, RemoteDigests, RemoteImage, ResolveFailure};
+pub use remote::{PlatformManifest, RemoteDigests, RemoteImage, ResolveFailure, TagLists};
 
 #[cfg(test)]
 pub(crate) use digest::test_digest;

@@ -38,3 +38,7 @@ pub enum ResolveFailure {
 
 /// Answers by reference.
 pub type RemoteDigests = BTreeMap<ImageRef, Result<RemoteImage, ResolveFailure>>;
+
+/// Each repository's tags, keyed by `registry/repository` (`ImageRef::name`), listed for the
+/// containers a semver strategy manages.
+pub type TagLists = BTreeMap<String, Result<Vec<String>, ResolveFailure>>;

@@ -1,9 +1,11 @@
-//! Deciding: from what was observed (a snapshot), what the registries answered and the
-//! policy defaults, one decision per container and the order to act in. Pure data in, data
-//! out: no IO, no clock, no Docker or registry client types.
+//! Deciding: from what was observed (a snapshot), what the registries answered (digests, and
+//! tag lists for semver strategies) and the policy defaults, one decision per container and
+//! the order to act in. Pure data in, data out: no IO, no clock, no Docker or registry client
+//! types.
 
 pub mod gate;
 pub mod order;
+pub mod semver;
 #[cfg(test)]
 mod tests;
 
@@ -12,7 +14,7 @@ use std::fmt;
 
 use crate::model::{
     Container, ContainerId, Digest, ImageRef, ImageSource, LocalImage, Platform, PlatformManifest,
-    RemoteDigests, RemoteImage, ResolveFailure, Snapshot,
+    RemoteDigests, RemoteImage, ResolveFailure, Snapshot, TagLists,
 };
 use crate::policy::{self, Defaults, Policy, Strategy, Verdict};
 
@@ -22,7 +24,9 @@ pub const PARKED_SUFFIX: &str = ".refit-old";
 /// What to move a container to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Update {
-    /// The reference the container follows (normalised), which the new image is tagged as.
+    /// The reference the container follows (normalised), which the new image is tagged as
+    /// and the successor's `Config.Image` names: its own, or the newer tag a semver strategy
+    /// chose.
     pub reference: ImageRef,
     /// The digest the registry gave for it at check time: what is pulled and verified.
     pub digest: Digest,
@@ -107,19 +111,36 @@ impl Plan {
     }
 }
 
+/// The repositories whose tags to list, keyed by `registry/repository` with a reference into
+/// each: one per repository that a container under a semver strategy runs with a version tag.
+pub fn tag_lists_to_fetch(snapshot: &Snapshot, defaults: &Defaults) -> BTreeMap<String, ImageRef> {
+    snapshot
+        .containers
+        .iter()
+        .filter(|c| follows_versions(c, defaults))
+        .filter_map(|c| match checkable(snapshot, c, defaults) {
+            Check::Ask(reference, _) => Some(reference),
+            Check::Decided(_) => None,
+        })
+        .filter(|r| semver::is_version(r.tag().unwrap_or_default()))
+        .map(|r| (r.name(), r))
+        .collect()
+}
+
 /// The references to ask the registries about, each with the local images that run it
-/// (resolving a multi-arch index needs their platforms). Containers policy skips cost no
-/// request.
+/// (resolving a multi-arch index needs their platforms): a container's own reference, or the
+/// newer tag its semver strategy chose from `tags`. Containers policy skips cost no request.
 pub fn references_to_check(
     snapshot: &Snapshot,
     defaults: &Defaults,
+    tags: &TagLists,
 ) -> BTreeMap<ImageRef, Vec<LocalImage>> {
     let mut wanted: BTreeMap<ImageRef, Vec<LocalImage>> = BTreeMap::new();
     for container in &snapshot.containers {
-        if let Check::Ask(reference, image) = checkable(snapshot, container, defaults)
+        if let Check::Ask(reference, image) = target(snapshot, container, defaults, tags)
             && !pulls_nothing(container, defaults)
         {
-            let images = wanted.entry(reference.clone()).or_default();
+            let images = wanted.entry(reference).or_default();
             if !images.iter().any(|i| i.id == image.id) {
                 images.push(image.clone());
             }
@@ -135,7 +156,7 @@ pub fn local_lookups(snapshot: &Snapshot, defaults: &Defaults) -> BTreeSet<Image
         .iter()
         .filter(|c| pulls_nothing(c, defaults))
         .filter_map(|c| match checkable(snapshot, c, defaults) {
-            Check::Ask(reference, _) => Some(reference.clone()),
+            Check::Ask(reference, _) => Some(reference),
             Check::Decided(_) => None,
         })
         .collect()
@@ -145,10 +166,16 @@ fn pulls_nothing(container: &Container, defaults: &Defaults) -> bool {
     matches!(policy::evaluate(container, defaults), Verdict::Managed(p) if !p.pull)
 }
 
+/// A semver strategy with pulls allowed: the tag list decides what the container follows.
+/// (`refit.pull=false` acts on what someone else pulled, so it follows its own tag.)
+fn follows_versions(container: &Container, defaults: &Defaults) -> bool {
+    matches!(policy::evaluate(container, defaults), Verdict::Managed(p) if p.pull && p.strategy.is_semver())
+}
+
 /// Whether a container needs a registry answer.
 enum Check<'a> {
     /// Ask about this reference, to compare with this local image.
-    Ask(&'a ImageRef, &'a LocalImage),
+    Ask(ImageRef, &'a LocalImage),
     /// No question needed: the decision is already known.
     Decided(Decision),
 }
@@ -159,7 +186,30 @@ fn checkable<'a>(
     defaults: &Defaults,
 ) -> Check<'a> {
     match decided_without_registry(snapshot, container, defaults) {
-        Ok((reference, image)) => Check::Ask(reference, image),
+        Ok((reference, image)) => Check::Ask(reference.clone(), image),
+        Err(decision) => Check::Decided(decision),
+    }
+}
+
+/// `checkable`, with the reference a semver strategy moves the container to: the newer tag
+/// `tags` offers, else its own (whose digest is then checked).
+fn target<'a>(
+    snapshot: &'a Snapshot,
+    container: &'a Container,
+    defaults: &Defaults,
+    tags: &TagLists,
+) -> Check<'a> {
+    let check = checkable(snapshot, container, defaults);
+    let (Check::Ask(reference, image), Verdict::Managed(policy)) =
+        (&check, policy::evaluate(container, defaults))
+    else {
+        return check;
+    };
+    if !follows_versions(container, defaults) {
+        return check;
+    }
+    match semver::target(reference, &policy, tags) {
+        Ok(chosen) => Check::Ask(chosen, image),
         Err(decision) => Check::Decided(decision),
     }
 }
@@ -203,12 +253,19 @@ fn decided_without_registry<'a>(
     Ok((reference, image))
 }
 
-/// Decide every container of `snapshot`.
-pub fn plan(snapshot: &Snapshot, defaults: &Defaults, remote: &RemoteDigests) -> Plan {
+/// Decide every container of `snapshot`, with the registries' answers: `remote` for the
+/// references `references_to_check` named, `tags` for the repositories `tag_lists_to_fetch`
+/// named.
+pub fn plan(
+    snapshot: &Snapshot,
+    defaults: &Defaults,
+    remote: &RemoteDigests,
+    tags: &TagLists,
+) -> Plan {
     let mut items: Vec<Planned> = snapshot
         .containers
         .iter()
-        .map(|c| decide(snapshot, c, defaults, remote))
+        .map(|c| decide(snapshot, c, defaults, remote, tags))
         .collect();
     let graph = order::Graph::new(snapshot);
     let (topological, cycles) = graph.topological();
@@ -234,6 +291,7 @@ fn decide(
     container: &Container,
     defaults: &Defaults,
     remote: &RemoteDigests,
+    tags: &TagLists,
 ) -> Planned {
     let current_digest = container
         .image
@@ -250,10 +308,11 @@ fn decide(
         available_digest,
         decision,
     };
-    let (reference, image) = match checkable(snapshot, container, defaults) {
+    let (reference, image) = match target(snapshot, container, defaults, tags) {
         Check::Ask(reference, image) => (reference, image),
         Check::Decided(decision) => return planned(decision, None),
     };
+    let reference = &reference;
     if policy.as_ref().is_some_and(|p| !p.pull) {
         return match snapshot.tags.get(reference) {
             None => planned(

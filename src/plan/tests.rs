@@ -78,7 +78,7 @@ fn decision_for(
         .map(|a| (REF.parse().unwrap(), a))
         .into_iter()
         .collect();
-    plan(&snapshot, defaults, &remote).items[0]
+    plan(&snapshot, defaults, &remote, &TagLists::new()).items[0]
         .decision
         .to_string()
 }
@@ -141,7 +141,7 @@ fn update_carries_the_checked_digest_and_platform() {
         ..Default::default()
     };
     let remote: RemoteDigests = [(REF.parse().unwrap(), single(3))].into();
-    let plan = plan(&snapshot, &defaults(), &remote);
+    let plan = plan(&snapshot, &defaults(), &remote, &TagLists::new());
     let item = &plan.items[0];
     let update = item.decision.update().unwrap();
     assert_eq!(update.digest, test_digest(3));
@@ -175,7 +175,7 @@ fn one_check_per_distinct_reference() {
             .image("127.0.0.1:5000/other:1")
             .image_id(test_digest(1)),
     );
-    let wanted = references_to_check(&snapshot, &defaults());
+    let wanted = references_to_check(&snapshot, &defaults(), &TagLists::new());
     assert_eq!(wanted.len(), 10);
     assert!(wanted.values().all(|images| images.len() == 1));
 }
@@ -196,7 +196,7 @@ fn updates_are_ordered_dependencies_first_and_cycles_are_errors() {
         ..Default::default()
     };
     let remote: RemoteDigests = [(REF.parse().unwrap(), single(3))].into();
-    let plan = plan(&snapshot, &defaults(), &remote);
+    let plan = plan(&snapshot, &defaults(), &remote, &TagLists::new());
     let names: Vec<&str> = plan
         .order
         .iter()
@@ -230,13 +230,18 @@ fn pull_false_acts_on_the_local_tag_only() {
             .collect(),
     };
     let d = defaults();
-    assert!(references_to_check(&snapshot(Some(5)), &d).is_empty());
+    assert!(references_to_check(&snapshot(Some(5)), &d, &TagLists::new()).is_empty());
     assert_eq!(
         local_lookups(&snapshot(None), &d),
         [REF.parse().unwrap()].into()
     );
 
-    let moved = plan(&snapshot(Some(5)), &d, &RemoteDigests::new());
+    let moved = plan(
+        &snapshot(Some(5)),
+        &d,
+        &RemoteDigests::new(),
+        &TagLists::new(),
+    );
     let Decision::Update(update) = &moved.items[0].decision else {
         panic!("{:?}", moved.items[0].decision);
     };
@@ -244,11 +249,160 @@ fn pull_false_acts_on_the_local_tag_only() {
     assert_eq!(update.digest, test_digest(5));
     assert_eq!(moved.items[0].available_digest, Some(test_digest(6)));
 
-    let same = plan(&snapshot(Some(1)), &d, &RemoteDigests::new());
+    let same = plan(
+        &snapshot(Some(1)),
+        &d,
+        &RemoteDigests::new(),
+        &TagLists::new(),
+    );
     assert_eq!(same.items[0].decision, Decision::UpToDate);
-    let gone = plan(&snapshot(None), &d, &RemoteDigests::new());
+    let gone = plan(&snapshot(None), &d, &RemoteDigests::new(), &TagLists::new());
     assert_eq!(
         gone.items[0].decision.to_string(),
         format!("error: {REF} names no local image (refit.pull=false: refit does not pull it)")
     );
+}
+
+/// Semver strategies: the tag list chooses the reference that is resolved and updated to.
+mod semver_strategies {
+    use super::*;
+
+    const REPO: &str = "127.0.0.1:5000/app";
+
+    fn on(tag: &str, strategy: &str) -> Container {
+        enabled("a", 1)
+            .image(&format!("{REPO}:{tag}"))
+            .with_label(labels::UPDATE, strategy)
+    }
+
+    fn snapshot(containers: Vec<Container>) -> Snapshot {
+        let local = image(1, &[2]);
+        Snapshot {
+            images: [(local.id.clone(), local)].into(),
+            containers,
+            ..Default::default()
+        }
+    }
+
+    fn listed(tags: &str) -> TagLists {
+        let tags = tags.split_whitespace().map(str::to_owned).collect();
+        [(REPO.to_string(), Ok(tags))].into()
+    }
+
+    fn reference(tag: &str) -> ImageRef {
+        format!("{REPO}:{tag}").parse().unwrap()
+    }
+
+    /// What the pass would resolve, and the decision and target given `digest` for it.
+    fn run(container: Container, tags: &TagLists, digest: u8) -> (Vec<String>, Decision) {
+        let snapshot = snapshot(vec![container]);
+        let wanted = references_to_check(&snapshot, &defaults(), tags);
+        let remote: RemoteDigests = wanted.keys().map(|r| (r.clone(), single(digest))).collect();
+        let plan = plan(&snapshot, &defaults(), &remote, tags);
+        let wanted = wanted.keys().map(ToString::to_string).collect();
+        (wanted, plan.items[0].decision.clone())
+    }
+
+    #[test]
+    fn the_chosen_tag_is_resolved_and_becomes_the_update_reference() {
+        let tags = listed("1.2.3 1.2.4 1.3.0 2.0.0 1.4.0-rc1 latest");
+        for (strategy, expected) in [
+            ("semver-patch", "1.2.4"),
+            ("semver-minor", "1.3.0"),
+            ("semver-major", "2.0.0"),
+        ] {
+            let (wanted, decision) = run(on("1.2.3", strategy), &tags, 3);
+            assert_eq!(wanted, [reference(expected).to_string()], "{strategy}");
+            let update = decision.update().expect("an update");
+            assert_eq!(update.reference, reference(expected));
+            assert_eq!(update.digest, test_digest(3));
+            assert!(!update.local);
+        }
+    }
+
+    #[test]
+    fn without_a_newer_tag_the_current_tag_digest_decides() {
+        let tags = listed("1.2.3 2.0.0");
+        let (wanted, moved) = run(on("1.2.3", "semver-minor"), &tags, 3);
+        assert_eq!(wanted, [reference("1.2.3").to_string()]);
+        assert_eq!(
+            moved.update().map(|u| &u.reference),
+            Some(&reference("1.2.3"))
+        );
+        let (_, same) = run(on("1.2.3", "semver-minor"), &tags, 2);
+        assert_eq!(same, Decision::UpToDate);
+    }
+
+    #[test]
+    fn one_tag_list_per_repository_and_only_for_version_tags() {
+        let containers = vec![
+            on("1.2.3", "semver-minor"),
+            enabled("b", 1)
+                .image(&format!("{REPO}:1.3"))
+                .with_label(labels::UPDATE, "semver-patch"),
+            on("latest", "semver-major"),
+            enabled("digest", 1).image(&format!("{REPO}:1.2.3")),
+            enabled("other", 1)
+                .image("127.0.0.1:5000/other:1")
+                .with_label(labels::UPDATE, "semver-major")
+                .with_label(labels::PULL, "false"),
+        ];
+        let fetch = tag_lists_to_fetch(&snapshot(containers), &defaults());
+        assert_eq!(fetch.keys().collect::<Vec<_>>(), [REPO]);
+        let only_digest = snapshot(vec![enabled("digest", 1).image(&format!("{REPO}:1.2.3"))]);
+        assert!(tag_lists_to_fetch(&only_digest, &defaults()).is_empty());
+    }
+
+    #[test]
+    fn skips_and_errors() {
+        let tags = listed("1.2.3 1.3.0");
+        let (wanted, latest) = run(on("latest", "semver-minor"), &tags, 3);
+        assert!(wanted.is_empty(), "nothing to ask");
+        assert_eq!(
+            latest.to_string(),
+            "skip: tag \"latest\" is not a version (refit.update=semver-minor)"
+        );
+        let failed: TagLists = [(
+            REPO.to_string(),
+            Err(ResolveFailure::Failed("registry unreachable".into())),
+        )]
+        .into();
+        let (_, failed) = run(on("1.2.3", "semver-minor"), &failed, 3);
+        assert_eq!(
+            failed.to_string(),
+            format!("error: cannot list the tags of {REPO}: registry unreachable")
+        );
+        let denied: TagLists = [(
+            REPO.to_string(),
+            Err(ResolveFailure::NotAllowed("registry not allowed".into())),
+        )]
+        .into();
+        let (_, denied) = run(on("1.2.3", "semver-minor"), &denied, 3);
+        assert_eq!(denied.to_string(), "skip: registry not allowed");
+        let bad = on("1.2.3", "semver-minor").with_label(labels::TAGS, "(");
+        let (_, bad) = run(bad, &tags, 3);
+        assert_eq!(
+            bad.to_string(),
+            "skip: container a: label refit.tags=\"(\" is not a valid regular expression \
+             (unclosed group); container skipped"
+        );
+    }
+
+    #[test]
+    fn the_tags_label_and_monitor_only_apply() {
+        let tags = listed("1.2.3 1.2.9 1.3.0");
+        let filtered = on("1.2.3", "semver-minor").with_label(labels::TAGS, r"^1\.2\.");
+        let (_, decision) = run(filtered, &tags, 3);
+        assert_eq!(
+            decision.update().map(|u| &u.reference),
+            Some(&reference("1.2.9"))
+        );
+        let monitored = on("1.2.3", "semver-minor").with_label(labels::MONITOR_ONLY, "true");
+        let (_, decision) = run(monitored, &tags, 3);
+        assert_eq!(decision.kind(), "available");
+        assert_eq!(
+            decision.update().map(|u| &u.reference),
+            Some(&reference("1.3.0"))
+        );
+    }
 }

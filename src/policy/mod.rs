@@ -5,12 +5,14 @@
 
 pub mod labels;
 mod read;
+mod tags;
 
 use std::time::Duration;
 
 use crate::model::Container;
 use read::Labels;
 pub use read::parse_duration;
+pub use tags::TagPattern;
 
 /// Which containers a pass manages: `OptIn` (only `refit.enable=true`) or `All` (all but
 /// `refit.enable=false`).
@@ -99,8 +101,8 @@ pub struct Policy {
     pub pull: bool,
     /// `refit.window`: a window name, or `any`; `None`: the default window, if one is set.
     pub window: Option<String>,
-    /// `refit.tags`: a regex candidate tags must match (semver strategies), checked valid.
-    pub tags: Option<String>,
+    /// `refit.tags`: the regex candidate tags must match (semver strategies), compiled.
+    pub tags: Option<TagPattern>,
     pub min_age: Duration,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<Duration>,

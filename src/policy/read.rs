@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{Defaults, Hooks, Policy, Strategy, labels, parse_bool};
+use super::{Defaults, Hooks, Policy, Strategy, TagPattern, labels, parse_bool};
 use crate::model::Container;
 
 pub(super) struct Labels<'a>(pub &'a Container);
@@ -105,10 +105,12 @@ pub(super) fn policy(labels: &Labels, defaults: &Defaults) -> Result<Policy, Str
             .flag(labels::WATCHTOWER_NO_PULL, None)?
             .unwrap_or(false),
     };
-    let tags = labels.text(labels::TAGS, None).map(str::to_owned);
-    if let Some(pattern) = &tags {
-        regex_lite_check(pattern).map_err(|e| labels.bad(labels::TAGS, pattern, &e))?;
-    }
+    let tags = match labels.text(labels::TAGS, None) {
+        None => None,
+        Some(pattern) => {
+            Some(TagPattern::new(pattern).map_err(|e| labels.bad(labels::TAGS, pattern, &e))?)
+        }
+    };
     let stop_signal = match labels.text(labels::STOP_SIGNAL, Some(labels::WATCHTOWER_STOP_SIGNAL)) {
         None => None,
         Some(value) => Some(signal(value).ok_or_else(|| {
@@ -177,14 +179,6 @@ pub(super) fn policy(labels: &Labels, defaults: &Defaults) -> Result<Policy, Str
             timeout: hook_timeout,
         },
     })
-}
-
-/// Placeholder until the regex crate is wired in: an empty pattern is the only rejected one.
-fn regex_lite_check(pattern: &str) -> Result<(), String> {
-    if pattern.is_empty() {
-        return Err("is an empty regular expression".into());
-    }
-    Ok(())
 }
 
 /// `SIGINT`, `INT`, `sigint` or a number, normalised to `SIGINT` / the number.

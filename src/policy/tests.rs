@@ -176,7 +176,7 @@ fn every_label_reads_into_the_policy_and_watchtower_labels_fill_in() {
     assert_eq!(full.strategy, Strategy::SemverPatch);
     assert!(!full.pull);
     assert_eq!(full.window.as_deref(), Some("nightly"));
-    assert_eq!(full.tags.as_deref(), Some("^1\\."));
+    assert_eq!(full.tags.as_ref().map(|t| t.as_str()), Some("^1\\."));
     assert_eq!(full.min_age, Duration::from_secs(7200));
     assert_eq!(full.stop_signal.as_deref(), Some("SIGINT"));
     assert_eq!(full.stop_timeout, Some(Duration::from_secs(30)));
@@ -270,6 +270,12 @@ fn each_bad_label_skips_only_its_container_naming_label_and_value() {
             "1h",
             "is not a number of minutes",
         ),
+        (
+            labels::TAGS,
+            "^1\\.(",
+            "is not a valid regular expression (unclosed group)",
+        ),
+        (labels::TAGS, "", "is an empty regular expression"),
     ];
     for (label, value, expected) in cases {
         let got = verdict(Container::test("web").with_label(label, value), &d);

@@ -58,6 +58,12 @@ pub(crate) fn manifest_url(base: &str, reference: &ImageRef) -> String {
     format!("{base}/v2/{}/manifests/{target}", reference.repository())
 }
 
+/// `<base>/v2/<repository>/tags/list`: the first page of a repository's tags. No `n`: the
+/// registry's own page size, whose next page it names in a `Link` header.
+pub(crate) fn tags_url(base: &str, reference: &ImageRef) -> String {
+    format!("{base}/v2/{}/tags/list", reference.repository())
+}
+
 /// The CA file for `registry`: the configured one, else Docker's
 /// `<certs_dir>/<host>/ca.crt` when it exists.
 pub(crate) fn ca_file_for(

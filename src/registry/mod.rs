@@ -15,6 +15,7 @@ mod endpoint;
 mod manifest;
 mod oci;
 mod retry;
+mod tags;
 mod transport;
 
 #[cfg(test)]
@@ -120,6 +121,10 @@ pub trait Registry: Send + Sync {
     /// GET the image manifest `reference` names and return the digest of its config blob,
     /// which is the image id the engine gives the image once pulled.
     async fn config_digest(&self, reference: &ImageRef) -> Result<Digest, Error>;
+
+    /// Every tag of the repository `reference` names (its tag and digest play no part),
+    /// following the registry's pagination. Costs one request per page.
+    async fn list_tags(&self, reference: &ImageRef) -> Result<Vec<String>, Error>;
 
     /// Credentials for `registry`, if refit has any, to hand to the engine's pull.
     async fn credentials(&self, registry: &str) -> Option<Credentials>;

@@ -19,7 +19,7 @@ use super::endpoint::{self, canonical_registry};
 use super::manifest::{self, accept_any, accept_image, accept_index};
 use super::retry::{RetryPolicy, WaitBudget};
 use super::transport::{Host, Request, RequestCounts, RequestKind, Transport, read_body};
-use super::{Credentials, Error, IndexEntry, ManifestHead, Registry, credentials};
+use super::{Credentials, Error, IndexEntry, ManifestHead, Registry, credentials, tags};
 use crate::model::{Digest, ImageRef};
 use crate::secret::Secret;
 
@@ -329,6 +329,12 @@ impl Registry for OciRegistry {
             registry: host.registry.clone(),
             message: format!("{reference}: {message}"),
         })
+    }
+
+    async fn list_tags(&self, reference: &ImageRef) -> Result<Vec<String>, Error> {
+        let host = self.host(reference.registry())?;
+        let credentials = self.credentials_for(&host).await;
+        tags::list(&self.transport, &host, credentials.as_ref(), reference).await
     }
 
     async fn credentials(&self, registry: &str) -> Option<Credentials> {

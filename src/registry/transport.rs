@@ -28,7 +28,9 @@ pub enum RequestKind {
     Token,
     ManifestHead,
     ManifestGet,
-    /// Anything else (none yet; tag lists later).
+    /// One page of `GET /v2/<name>/tags/list`.
+    TagList,
+    /// Anything else (none yet).
     Other,
 }
 
@@ -40,6 +42,7 @@ impl RequestKind {
             RequestKind::Token => "token",
             RequestKind::ManifestHead => "manifest_head",
             RequestKind::ManifestGet => "manifest_get",
+            RequestKind::TagList => "tag_list",
             RequestKind::Other => "other",
         }
     }
@@ -53,12 +56,13 @@ pub struct RequestCounts {
     pub token: u64,
     pub manifest_head: u64,
     pub manifest_get: u64,
+    pub tag_list: u64,
     pub other: u64,
 }
 
 impl RequestCounts {
     pub fn total(&self) -> u64 {
-        self.ping + self.token + self.manifest_head + self.manifest_get + self.other
+        self.ping + self.token + self.manifest_head + self.manifest_get + self.tag_list + self.other
     }
 
     pub fn of(&self, kind: RequestKind) -> u64 {
@@ -67,6 +71,7 @@ impl RequestCounts {
             RequestKind::Token => self.token,
             RequestKind::ManifestHead => self.manifest_head,
             RequestKind::ManifestGet => self.manifest_get,
+            RequestKind::TagList => self.tag_list,
             RequestKind::Other => self.other,
         }
     }
@@ -77,6 +82,7 @@ impl RequestCounts {
             RequestKind::Token => &mut self.token,
             RequestKind::ManifestHead => &mut self.manifest_head,
             RequestKind::ManifestGet => &mut self.manifest_get,
+            RequestKind::TagList => &mut self.tag_list,
             RequestKind::Other => &mut self.other,
         };
         *counter += 1;

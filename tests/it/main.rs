@@ -32,5 +32,8 @@ mod gates;
 // `refit run`: passes on a schedule, SIGTERM mid-update, WATCHTOWER_RUN_ONCE.
 mod daemon;
 
+// Semver strategies: the highest newer tag within the step, precision and flavour kept, no pre-release.
+mod semver;
+
 // How refit reaches the engine (unix, tcp) and private registries (token auth, config.json).
 mod access;

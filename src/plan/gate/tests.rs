@@ -59,7 +59,7 @@ fn planned(labels: &[(&str, &str)], defaults: &Defaults) -> Plan {
         platforms: BTreeMap::new(),
     };
     let remote: RemoteDigests = [(REF.parse().unwrap(), Ok(answer))].into();
-    plan(&snapshot, defaults, &remote)
+    plan(&snapshot, defaults, &remote, &BTreeMap::new())
 }
 
 fn first_seen_ago(minutes: i64) -> BTreeMap<(ImageRef, Digest), DateTime<Utc>> {

@@ -1,12 +1,13 @@
 //! `OciRegistry` against the scripted stub registry (`stub.rs`) and a real distribution
 //! registry (`distribution.rs`). `requests.rs`: request counts, politeness on 429, HEAD
 //! fallback, errors, index parsing. `auth.rs`: Bearer and Basic flows, Docker config
-//! credentials, secrets kept out of logs.
+//! credentials, secrets kept out of logs. `tags.rs`: tag lists and their pagination.
 
 mod auth;
 mod distribution;
 mod requests;
 mod stub;
+mod tags;
 
 use std::path::PathBuf;
 use std::time::Duration;
