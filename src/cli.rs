@@ -51,6 +51,8 @@ pub enum Command {
     },
     /// The daemon: a pass at each tick of the schedule until SIGTERM or SIGINT
     Run,
+    /// Exit 0 when the daemon (`refit run`) is alive: the container image's HEALTHCHECK
+    Healthcheck,
     /// Validate and print the effective configuration, secrets redacted
     Config,
 }

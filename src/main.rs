@@ -9,6 +9,7 @@ use refit::cli::{Cli, Command};
 use refit::config::{Config, LogFormat, Overrides};
 use refit::daemon::{self, DaemonOptions};
 use refit::engine::DockerEngine;
+use refit::heartbeat;
 use refit::pass::{self, PassError, PassOptions};
 use refit::registry::{OciRegistry, RegistryOptions, RegistrySettings};
 use refit::report::Mode;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         Command::Check { names, json } => run_pass(&config, Mode::Check, names, json),
         Command::Update { names, json } => run_pass(&config, Mode::Update, names, json),
         Command::Run => run_daemon(&config),
+        Command::Healthcheck => healthcheck(&config),
     }
 }
 
@@ -102,6 +104,26 @@ fn run_pass(config: &Config, mode: Mode, names: Vec<String>, json: bool) -> Exit
     })
 }
 
+/// `refit healthcheck`: 0 when the daemon's heartbeat is fresh, 1 (saying why) when not.
+fn healthcheck(config: &Config) -> ExitCode {
+    let path = heartbeat::path_for(&config.state.path);
+    match heartbeat::age(&path, chrono::Utc::now()) {
+        Ok(age) if age <= heartbeat::MAX_AGE => ExitCode::SUCCESS,
+        Ok(age) => {
+            eprintln!(
+                "refit: the daemon's last heartbeat is {}s old (more than {}s)",
+                age.as_secs(),
+                heartbeat::MAX_AGE.as_secs()
+            );
+            ExitCode::from(FAILURES)
+        }
+        Err(why) => {
+            eprintln!("refit: {why}");
+            ExitCode::from(FAILURES)
+        }
+    }
+}
+
 /// `refit run`: the daemon, or one update pass with `schedule.run_once` (Watchtower's
 /// `WATCHTOWER_RUN_ONCE`).
 fn run_daemon(config: &Config) -> ExitCode {
@@ -119,7 +141,15 @@ fn run_daemon(config: &Config) -> ExitCode {
             update_on_start: config.schedule.update_on_start,
             pass: pass_options(config, Mode::Update, Vec::new()),
         };
+        // The heartbeat `refit healthcheck` reads; it stops when the daemon does.
+        let beat_stop = shutdown.child_token();
+        let beat = tokio::spawn(heartbeat::beat(
+            heartbeat::path_for(&config.state.path),
+            beat_stop.clone(),
+        ));
         daemon::run(&engine, &registry, &options, &shutdown).await;
+        beat_stop.cancel();
+        let _ = beat.await;
         ExitCode::SUCCESS
     })
 }
