@@ -13,6 +13,7 @@ pub mod execute;
 pub mod heartbeat;
 pub mod model;
 pub mod observe;
+pub mod own_container;
 pub mod pass;
 pub mod plan;
 pub mod policy;
