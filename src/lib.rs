@@ -5,6 +5,7 @@
 //! - [`model`]: the shared vocabulary (image references, digests, container facts). No IO.
 //! - [`registry`]: the `Registry` trait and its HTTP implementation.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -18,6 +19,7 @@ pub mod observe;
 pub mod pass;
 pub mod plan;
 pub mod policy;
+pub mod publish;
 pub mod recreate;
 pub mod registry;
 pub mod report;
