@@ -248,9 +248,12 @@ pub fn wait_for_api(addr: &str, timeout: Duration) {
     panic!("refit's API did not come up at {addr} within {timeout:?}");
 }
 
+/// One sample: name, labels as written, value.
+pub type Sample = (String, Vec<(String, String)>, f64);
+
 /// Samples of a Prometheus text exposition: (name, labels sorted as written, value). A
 /// small parser, enough for what refit writes: no escapes in label values, no timestamps.
-pub fn parse_metrics(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
+pub fn parse_metrics(text: &str) -> Vec<Sample> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|line| {
@@ -277,11 +280,7 @@ pub fn parse_metrics(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
 }
 
 /// The value of the sample `name` whose labels include every one of `labels`.
-pub fn metric(
-    samples: &[(String, Vec<(String, String)>, f64)],
-    name: &str,
-    labels: &[(&str, &str)],
-) -> Option<f64> {
+pub fn metric(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples
         .iter()
         .find(|(n, l, _)| {
