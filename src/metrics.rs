@@ -239,7 +239,10 @@ mod tests {
     fn skip_reasons_become_classes_never_text() {
         let reason = "outside window \"nightly\", next opens 2026-12-05T02:00:00+01:00";
         assert_eq!(skip_class(reason), "skipped-window");
-        assert_eq!(skip_class("cooling off until 2026-12-05"), "skipped-min-age");
+        assert_eq!(
+            skip_class("cooling off until 2026-12-05"),
+            "skipped-min-age"
+        );
         assert_eq!(
             skip_class("not selected: no refit.enable=true label"),
             "skipped-not-selected"

@@ -58,7 +58,10 @@ mod tests {
     use super::*;
 
     fn endpoint(text: &str) -> String {
-        parse(&Url::parse(text).unwrap()).unwrap().endpoint.to_string()
+        parse(&Url::parse(text).unwrap())
+            .unwrap()
+            .endpoint
+            .to_string()
     }
 
     #[test]
@@ -67,11 +70,17 @@ mod tests {
             endpoint("generic+https://h.example.com/a/b?key=v"),
             "https://h.example.com/a/b?key=v"
         );
-        assert_eq!(endpoint("generic+http://127.0.0.1:8080/in"), "http://127.0.0.1:8080/in");
+        assert_eq!(
+            endpoint("generic+http://127.0.0.1:8080/in"),
+            "http://127.0.0.1:8080/in"
+        );
         assert_eq!(
             endpoint("generic://127.0.0.1:8080/in?disabletls=yes"),
             "http://127.0.0.1:8080/in"
         );
-        assert_eq!(endpoint("generic://h.example.com/in"), "https://h.example.com/in");
+        assert_eq!(
+            endpoint("generic://h.example.com/in"),
+            "https://h.example.com/in"
+        );
     }
 }

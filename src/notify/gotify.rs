@@ -67,9 +67,12 @@ mod tests {
 
     #[test]
     fn the_last_segment_is_the_token() {
-        let gotify = parse(&Url::parse("gotify://push.example.com/sub/AbC?priority=8").unwrap())
-            .unwrap();
-        assert_eq!(gotify.endpoint.as_str(), "https://push.example.com/sub/message");
+        let gotify =
+            parse(&Url::parse("gotify://push.example.com/sub/AbC?priority=8").unwrap()).unwrap();
+        assert_eq!(
+            gotify.endpoint.as_str(),
+            "https://push.example.com/sub/message"
+        );
         assert_eq!(gotify.token.expose(), "AbC");
         assert_eq!(gotify.priority, 8);
         assert!(parse(&Url::parse("gotify://push.example.com").unwrap()).is_err());

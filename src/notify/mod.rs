@@ -116,7 +116,9 @@ impl Notify {
             .collect();
         Notify {
             targets,
-            context: Context { http: http_client() },
+            context: Context {
+                http: http_client(),
+            },
             backoff,
         }
     }

@@ -56,7 +56,9 @@ impl Ntfy {
 
 /// HTTP header values are ASCII; the title is, but a container name need not be.
 fn ascii(text: &str) -> String {
-    text.chars().map(|c| if c.is_ascii() { c } else { '?' }).collect()
+    text.chars()
+        .map(|c| if c.is_ascii() { c } else { '?' })
+        .collect()
 }
 
 #[cfg(test)]

@@ -60,7 +60,10 @@ mod tests {
     use super::*;
 
     fn webhook(text: &str) -> String {
-        parse(&Url::parse(text).unwrap()).unwrap().webhook.to_string()
+        parse(&Url::parse(text).unwrap())
+            .unwrap()
+            .webhook
+            .to_string()
     }
 
     #[test]
@@ -68,7 +71,10 @@ mod tests {
         let expected = "https://hooks.slack.com/services/T0AAA/B0BBB/XyZcase";
         assert_eq!(webhook("slack://T0AAA/B0BBB/XyZcase"), expected);
         assert_eq!(webhook("slack://refit@T0AAA/B0BBB/XyZcase"), expected);
-        assert_eq!(webhook("slack://hook:T0AAA-B0BBB-XyZcase@webhook"), expected);
+        assert_eq!(
+            webhook("slack://hook:T0AAA-B0BBB-XyZcase@webhook"),
+            expected
+        );
     }
 
     #[test]

@@ -60,8 +60,12 @@ pub fn parse(url: &Url) -> Result<Smtp, String> {
         return Err("smtp:// URL: to= names no address".into());
     }
     let username = decode(url.username());
-    let credentials = (!username.is_empty())
-        .then(|| (username, Secret::new(decode(url.password().unwrap_or_default()))));
+    let credentials = (!username.is_empty()).then(|| {
+        (
+            username,
+            Secret::new(decode(url.password().unwrap_or_default())),
+        )
+    });
     Ok(Smtp {
         encryption: encryption(param(url, "encryption").as_deref(), &host, port)?,
         from: address(&from, "from")?,
@@ -96,7 +100,11 @@ impl Smtp {
     pub async fn send(&self, _: &Context, message: &Message) -> Result<(), Error> {
         let mut mail = lettre::Message::builder()
             .from(self.from.clone())
-            .subject(self.subject.clone().unwrap_or_else(|| message.title.clone()))
+            .subject(
+                self.subject
+                    .clone()
+                    .unwrap_or_else(|| message.title.clone()),
+            )
             .header(ContentType::TEXT_PLAIN);
         for to in &self.to {
             mail = mail.to(to.clone());
@@ -105,10 +113,14 @@ impl Smtp {
             .body(message.text.clone())
             .map_err(|e| Error::Message(e.to_string()))?;
         let transport = self.transport()?;
-        transport.send(mail).await.map(drop).map_err(|e| Error::Smtp {
-            transient: e.is_transient() || !e.is_permanent(),
-            message: super::error_chain(&e),
-        })
+        transport
+            .send(mail)
+            .await
+            .map(drop)
+            .map_err(|e| Error::Smtp {
+                transient: e.is_transient() || !e.is_permanent(),
+                message: super::error_chain(&e),
+            })
     }
 
     fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, Error> {
@@ -148,13 +160,17 @@ mod tests {
 
     #[test]
     fn the_url_gives_relay_addresses_and_encryption() {
-        let s = smtp("smtp://me%40x:p%2Fw@mail.example.com:587/?from=refit@x.org&to=a@x.org,b@x.org");
+        let s =
+            smtp("smtp://me%40x:p%2Fw@mail.example.com:587/?from=refit@x.org&to=a@x.org,b@x.org");
         assert_eq!((s.host.as_str(), s.port), ("mail.example.com", 587));
         let (user, password) = s.credentials.as_ref().unwrap();
         assert_eq!((user.as_str(), password.expose()), ("me@x", "p/w"));
         assert_eq!(s.to.len(), 2);
         assert_eq!(s.encryption, Encryption::StartTls);
-        assert_eq!(smtp("smtp://h:465/?from=a@x.org&to=b@x.org").encryption, Encryption::Implicit);
+        assert_eq!(
+            smtp("smtp://h:465/?from=a@x.org&to=b@x.org").encryption,
+            Encryption::Implicit
+        );
         let local = smtp("smtp://127.0.0.1:2525/?from=a@x.org&to=b@x.org");
         assert_eq!(local.encryption, Encryption::Opportunistic);
         assert!(local.credentials.is_none());

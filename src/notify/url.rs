@@ -90,8 +90,7 @@ impl Target {
     }
 }
 
-pub(super) const SCHEMES: &str =
-    "generic+https://, generic+http://, generic://, slack://, discord://, ntfy://, gotify://, smtp://";
+pub(super) const SCHEMES: &str = "generic+https://, generic+http://, generic://, slack://, discord://, ntfy://, gotify://, smtp://";
 
 fn parse(text: &str) -> Result<Target, String> {
     let url = Url::parse(text).map_err(|e| format!("not a notification URL ({e})"))?;
@@ -186,14 +185,25 @@ mod tests {
     #[test]
     fn every_scheme_parses_and_prints_redacted() {
         let cases = [
-            ("generic+https://hooks.example.com/in/s3cret", "generic+https://hooks.example.com/***"),
-            ("generic+http://127.0.0.1:9000/hook", "generic+http://127.0.0.1:9000/***"),
+            (
+                "generic+https://hooks.example.com/in/s3cret",
+                "generic+https://hooks.example.com/***",
+            ),
+            (
+                "generic+http://127.0.0.1:9000/hook",
+                "generic+http://127.0.0.1:9000/***",
+            ),
             ("slack://AAA/BBB/s3cret", "slack://***"),
             ("discord://s3cret@123456", "discord://***"),
             ("ntfy://ntfy.sh/s3cret-topic", "ntfy://ntfy.sh/***"),
-            ("gotify://push.example.com/s3cret", "gotify://push.example.com/***"),
-            ("smtp://u:s3cret@mail.example.com:587/?from=a@example.com&to=b@example.com",
-                "smtp://mail.example.com:587/***"),
+            (
+                "gotify://push.example.com/s3cret",
+                "gotify://push.example.com/***",
+            ),
+            (
+                "smtp://u:s3cret@mail.example.com:587/?from=a@example.com&to=b@example.com",
+                "smtp://mail.example.com:587/***",
+            ),
         ];
         for (text, redacted) in cases {
             let url: NotifyUrl = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -205,9 +215,15 @@ mod tests {
     #[test]
     fn errors_name_the_problem_never_the_url() {
         for (text, expected) in [
-            ("telegram://s3cret@telegram", "unsupported notification scheme `telegram://`"),
+            (
+                "telegram://s3cret@telegram",
+                "unsupported notification scheme `telegram://`",
+            ),
             ("slack://s3cret", "slack://"),
-            ("smtp://u:s3cret@mail.example.com/?to=b@example.com", "from="),
+            (
+                "smtp://u:s3cret@mail.example.com/?to=b@example.com",
+                "from=",
+            ),
             ("slack://***", "redacted"),
             ("not a url s3cret", "not a notification URL"),
         ] {
