@@ -1,19 +1,28 @@
-//! `refit run`: the daemon. One loop runs a pass at each tick of the schedule, so two passes
-//! never run at once; it logs when the next pass is due and sleeps until then. A shutdown
-//! (SIGTERM, SIGINT) while it sleeps ends it at once; during a pass, the pass finishes the
-//! container in hand and starts no other (see `pass::run`), then the loop ends.
+//! `refit run`: the daemon. One runner task runs every pass, so two passes never run at
+//! once. Passes are triggered by the schedule's ticks, by `update_on_start`, and by requests
+//! over a channel (`POST /v1/update`); a request carries a oneshot sender for the report.
 //!
-//! A pass that fails as a whole (the engine went away) is logged and the next tick tries
-//! again: a daemon outlives an engine restart.
+//! A request that arrives while a pass runs *joins* it: it is answered with that pass's report
+//! (no second pass starts). One that arrives while the runner is idle, or while it is sending
+//! the notifications of a finished pass, starts the next pass. An API pass does not move the
+//! schedule: ticks stay counted from the last scheduled pass.
+//!
+//! A shutdown (SIGTERM, SIGINT) while idle ends the runner at once; during a pass, the pass
+//! finishes the container in hand and starts no other (see `pass::run`), the waiting requests
+//! get its report, then the runner ends. A pass that fails as a whole (the engine went away)
+//! is logged and the next tick tries again: a daemon outlives an engine restart.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::engine::Engine;
 use crate::pass::{self, PassOptions};
+use crate::publish::Publisher;
 use crate::registry::Registry;
 use crate::report::Report;
 use crate::schedule::Schedule;
@@ -21,6 +30,9 @@ use crate::schedule::Schedule;
 /// The longest single sleep: waking now and then re-reads the wall clock, so a tick is not
 /// missed when the host suspends or its clock is stepped.
 const MAX_NAP: Duration = Duration::from_secs(60);
+
+/// Requests waiting for the runner; more wait in the senders' `send`.
+const QUEUE: usize = 16;
 
 pub struct DaemonOptions {
     pub schedule: Schedule,
@@ -34,6 +46,7 @@ pub struct DaemonOptions {
 pub enum Trigger {
     Startup,
     Schedule,
+    Api,
 }
 
 impl Trigger {
@@ -41,60 +54,159 @@ impl Trigger {
         match self {
             Trigger::Startup => "startup",
             Trigger::Schedule => "schedule",
+            Trigger::Api => "api",
         }
     }
 }
 
-/// Runs passes until `shutdown` is cancelled, or until the schedule has no future tick.
-pub async fn run(
-    engine: &dyn Engine,
-    registry: &dyn Registry,
-    options: &DaemonOptions,
-    shutdown: &CancellationToken,
-) {
+/// A pass's report, or why the pass failed as a whole.
+pub type PassResult = Result<Arc<Report>, String>;
+
+/// A request for a pass: the runner answers it with the report of the pass it joins or starts.
+pub struct PassRequest {
+    reply: oneshot::Sender<PassResult>,
+}
+
+/// The sending side, for the API.
+#[derive(Clone)]
+pub struct Triggers(mpsc::Sender<PassRequest>);
+
+#[derive(Debug, thiserror::Error)]
+#[error("refit is shutting down")]
+pub struct ShuttingDown;
+
+impl Triggers {
+    /// Asks for a pass and waits for its report.
+    pub async fn request(&self) -> Result<PassResult, ShuttingDown> {
+        let (reply, answer) = oneshot::channel();
+        self.0
+            .send(PassRequest { reply })
+            .await
+            .map_err(|_| ShuttingDown)?;
+        answer.await.map_err(|_| ShuttingDown)
+    }
+}
+
+/// A channel of pass requests: the senders for the API, the receiver for `run`.
+pub fn channel() -> (Triggers, mpsc::Receiver<PassRequest>) {
+    let (sender, receiver) = mpsc::channel(QUEUE);
+    (Triggers(sender), receiver)
+}
+
+/// What the runner works with.
+pub struct Runner<'a> {
+    pub engine: &'a dyn Engine,
+    pub registry: &'a dyn Registry,
+    pub options: &'a DaemonOptions,
+    pub publisher: &'a Publisher,
+    pub shutdown: &'a CancellationToken,
+}
+
+/// Runs passes until `shutdown` is cancelled, or until the schedule has no future tick and no
+/// request can come any more (all `Triggers` dropped).
+pub async fn run(runner: &Runner<'_>, mut requests: mpsc::Receiver<PassRequest>) {
+    let (options, shutdown) = (runner.options, runner.shutdown);
     info!(
         version = env!("CARGO_PKG_VERSION"),
         schedule = %options.schedule,
         "refit daemon started"
     );
+    let mut open = true;
     let mut last_start = None;
     if options.update_on_start {
         last_start = Some(Utc::now());
-        one_pass(engine, registry, options, shutdown, Trigger::Startup).await;
+        runner
+            .pass(Trigger::Startup, Vec::new(), &mut requests, &mut open)
+            .await;
     }
     while !shutdown.is_cancelled() {
         let now = Utc::now();
-        let Some(next) = next_pass(&options.schedule, last_start, now) else {
-            warn!(schedule = %options.schedule, "the schedule has no future tick; stopping");
-            return;
-        };
-        info!(
-            next_pass = %next.to_rfc3339_opts(SecondsFormat::Secs, true),
-            in_seconds = (next - now).num_seconds().max(0),
-            "next pass scheduled"
-        );
-        if !sleep_until(next, shutdown).await {
-            break;
+        let next = next_pass(&options.schedule, last_start, now);
+        runner.publisher.set_next_pass(next);
+        match next {
+            Some(next) => info!(
+                next_pass = %next.to_rfc3339_opts(SecondsFormat::Secs, true),
+                in_seconds = (next - now).num_seconds().max(0),
+                "next pass scheduled"
+            ),
+            None if !open => {
+                warn!(schedule = %options.schedule, "the schedule has no future tick; stopping");
+                break;
+            }
+            None => warn!(schedule = %options.schedule, "the schedule has no future tick"),
         }
-        last_start = Some(Utc::now());
-        one_pass(engine, registry, options, shutdown, Trigger::Schedule).await;
+        let tick = async {
+            match next {
+                Some(next) => sleep_until(next, shutdown).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            request = requests.recv(), if open => match request {
+                Some(request) => {
+                    runner
+                        .pass(Trigger::Api, vec![request.reply], &mut requests, &mut open)
+                        .await;
+                }
+                None => open = false,
+            },
+            woke = tick => {
+                if !woke {
+                    break;
+                }
+                last_start = Some(Utc::now());
+                runner
+                    .pass(Trigger::Schedule, Vec::new(), &mut requests, &mut open)
+                    .await;
+            }
+        }
     }
     info!("refit daemon stopped");
 }
 
-async fn one_pass(
-    engine: &dyn Engine,
-    registry: &dyn Registry,
-    options: &DaemonOptions,
-    shutdown: &CancellationToken,
-    trigger: Trigger,
-) -> Option<Report> {
-    info!(trigger = trigger.as_str(), "pass starting");
-    match pass::run(engine, registry, &options.pass, shutdown).await {
-        Ok(report) => Some(report),
-        Err(e) => {
-            error!(trigger = trigger.as_str(), error = %e, "pass failed; the next tick tries again");
-            None
+impl Runner<'_> {
+    /// One pass; requests arriving meanwhile join it. Everyone waiting is answered before the
+    /// notifications go out, so a slow notifier does not hold up `POST /v1/update`.
+    async fn pass(
+        &self,
+        trigger: Trigger,
+        mut waiting: Vec<oneshot::Sender<PassResult>>,
+        requests: &mut mpsc::Receiver<PassRequest>,
+        open: &mut bool,
+    ) {
+        self.publisher.pass_started();
+        let run = self.one_pass(trigger);
+        tokio::pin!(run);
+        let result = loop {
+            tokio::select! {
+                result = &mut run => break result,
+                request = requests.recv(), if *open => match request {
+                    Some(request) => waiting.push(request.reply),
+                    None => *open = false,
+                },
+            }
+        };
+        self.publisher
+            .record(trigger.as_str(), &result, self.registry);
+        for reply in waiting {
+            // A requester that gave up (its connection closed) is no error.
+            let _ = reply.send(result.clone());
+        }
+        if let Ok(report) = &result {
+            self.publisher.announce(report).await;
+        }
+    }
+
+    async fn one_pass(&self, trigger: Trigger) -> PassResult {
+        info!(trigger = trigger.as_str(), "pass starting");
+        let options = &self.options.pass;
+        match pass::run(self.engine, self.registry, options, self.shutdown).await {
+            Ok(report) => Ok(Arc::new(report)),
+            Err(e) => {
+                error!(trigger = trigger.as_str(), error = %e, "pass failed; the next tick tries again");
+                Err(e.to_string())
+            }
         }
     }
 }

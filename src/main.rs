@@ -7,14 +7,16 @@ use std::sync::Arc;
 use clap::Parser;
 use refit::cli::{Cli, Command};
 use refit::config::{Config, LogFormat, Overrides};
-use refit::daemon::{self, DaemonOptions};
+use refit::daemon::{self, DaemonOptions, Runner};
 use refit::engine::DockerEngine;
 use refit::heartbeat;
+use refit::notify::{Backoff, Notify};
 use refit::pass::{self, PassError, PassOptions};
+use refit::publish::Publisher;
 use refit::registry::{OciRegistry, RegistryOptions, RegistrySettings};
 use refit::report::Mode;
 use refit::state::Store;
-use refit::{execute, policy};
+use refit::{api, execute, policy};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
@@ -81,6 +83,9 @@ fn run_pass(config: &Config, mode: Mode, names: Vec<String>, json: bool) -> Exit
         let options = pass_options(config, mode, names);
         match pass::run(&engine, &registry, &options, &stop).await {
             Ok(report) => {
+                if mode == Mode::Update {
+                    publish_update(config, &options, report.clone(), &registry).await;
+                }
                 if json {
                     println!("{}", report.to_json());
                 } else {
@@ -141,17 +146,91 @@ fn run_daemon(config: &Config) -> ExitCode {
             update_on_start: config.schedule.update_on_start,
             pass: pass_options(config, Mode::Update, Vec::new()),
         };
+        let publisher = Arc::new(publisher(config, &options.pass));
+        let (triggers, requests) = daemon::channel();
+        let server = match start_api(config, triggers, &publisher, &shutdown).await {
+            Ok(server) => server,
+            Err(e) => {
+                eprintln!("refit: {e}");
+                return ExitCode::from(FAILURES);
+            }
+        };
+        let runner = Runner {
+            engine: &engine,
+            registry: &registry,
+            options: &options,
+            publisher: &publisher,
+            shutdown: &shutdown,
+        };
         // The heartbeat `refit healthcheck` reads; it stops when the daemon does.
         let beat_stop = shutdown.child_token();
         let beat = tokio::spawn(heartbeat::beat(
             heartbeat::path_for(&config.state.path),
             beat_stop.clone(),
         ));
-        daemon::run(&engine, &registry, &options, &shutdown).await;
+        daemon::run(&runner, requests).await;
         beat_stop.cancel();
         let _ = beat.await;
+        // The runner is gone, so requests still waiting are answered 503; let them finish.
+        shutdown.cancel();
+        if let Some(server) = server {
+            match tokio::time::timeout(API_DRAIN, server).await {
+                Ok(Ok(Err(e))) => tracing::warn!(error = %e, "api server failed"),
+                Ok(_) => {}
+                Err(_) => tracing::warn!("api requests still open at exit"),
+            }
+        }
         ExitCode::SUCCESS
     })
+}
+
+/// How long `refit run` waits at exit for API requests still open.
+const API_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn publisher(config: &Config, options: &PassOptions) -> Publisher {
+    let notify = Notify::new(&config.notify.urls, Backoff::default());
+    Publisher::new(notify, Arc::clone(&options.state))
+}
+
+/// `refit update`'s report goes to the history and the notifiers as the daemon's do.
+async fn publish_update(
+    config: &Config,
+    options: &PassOptions,
+    report: refit::report::Report,
+    registry: &OciRegistry,
+) {
+    let publisher = publisher(config, options);
+    let report = Arc::new(report);
+    publisher.record("cli", &Ok(Arc::clone(&report)), registry);
+    publisher.announce(&report).await;
+}
+
+type ApiTask = tokio::task::JoinHandle<Result<(), api::Error>>;
+
+/// Binds and starts the API when `api.listen` is set; a bind failure stops `refit run` at
+/// start, where the operator sees it.
+async fn start_api(
+    config: &Config,
+    triggers: daemon::Triggers,
+    publisher: &Arc<Publisher>,
+    shutdown: &CancellationToken,
+) -> Result<Option<ApiTask>, api::Error> {
+    let Some(address) = config.api.listen else {
+        return Ok(None);
+    };
+    let listener = api::bind(address).await?;
+    let state = api::ApiState::new(
+        triggers,
+        Arc::clone(publisher),
+        config.api.token.as_ref(),
+        config.api.metrics_public,
+    );
+    let shutdown = shutdown.clone();
+    Ok(Some(tokio::spawn(api::serve(
+        listener,
+        Arc::new(state),
+        shutdown,
+    ))))
 }
 
 fn with_runtime(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {

@@ -1,5 +1,5 @@
 //! The pass report: per container what was decided and what came of it. Logs, the CLI's
-//! table and `--json`, and (later) notifications, metrics and the API all read this one
+//! table and `--json`, notifications, metrics and the API all read this one
 //! value. Its JSON form is an interface (see docs/report.md): every key is always present.
 
 use std::collections::BTreeMap;

@@ -26,6 +26,24 @@ const MIGRATIONS: &[&str] = &[
         seen_at   TEXT NOT NULL,
         PRIMARY KEY (reference, digest)
     );",
+    // 2 (issue 7, see ledger.rs): available updates announced by notifications, and a short
+    // history of finished passes for `GET /v1/history`.
+    "CREATE TABLE announced (
+        container    TEXT NOT NULL,
+        digest       TEXT NOT NULL,
+        announced_at TEXT NOT NULL,
+        PRIMARY KEY (container, digest)
+    );
+    CREATE TABLE pass_history (
+        id          TEXT PRIMARY KEY,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        mode        TEXT NOT NULL,
+        trigger     TEXT NOT NULL,
+        summary     TEXT NOT NULL,
+        containers  TEXT NOT NULL
+    );
+    CREATE INDEX pass_history_by_start ON pass_history (started_at);",
 ];
 
 /// How long a query waits for another process (a second refit) holding the write lock.
@@ -134,7 +152,9 @@ impl Store {
         })
     }
 
-    fn with_connection<T>(
+    /// Runs `work` on the open database (opening it first); other modules' queries
+    /// (`ledger`) go through here so that they share the connection and its migrations.
+    pub(crate) fn with_connection<T>(
         &self,
         work: impl FnOnce(&mut Connection, &Path) -> Result<T, Error>,
     ) -> Result<T, Error> {

@@ -3,6 +3,7 @@
 //! reverse, `Config` to redacted TOML through the same raw structs. `[[window]]` entries are
 //! converted in `window`.
 
+mod service;
 mod window;
 
 use std::fs;
@@ -123,6 +124,8 @@ fn convert(raw: RawConfig, ctx: &Context) -> Result<Config, ConfigError> {
         trust: TrustConfig {
             allowed_registries: allowed_registries.unwrap_or(defaults.trust.allowed_registries),
         },
+        notify: service::notify(raw.notify),
+        api: service::api(raw.api, ctx)?,
         state: StateConfig {
             path: raw
                 .state
@@ -316,6 +319,8 @@ fn to_raw(config: &Config) -> RawConfig {
                     .collect(),
             ),
         },
+        notify: service::raw_notify(&config.notify),
+        api: service::raw_api(&config.api),
         state: RawState {
             path: Some(printable(Some(&config.state.path)).into_inner()),
         },

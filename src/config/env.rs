@@ -11,6 +11,7 @@ use toml::Spanned;
 use super::Selection;
 use super::error::ConfigError;
 use super::raw::RawConfig;
+use super::service::{self, ListenValue, TokenValue};
 use super::value::{InvalidValue, RegistryHost, parse_bool};
 
 /// How the environment is read: `std::env::var(name).ok()` in refit, a map in tests.
@@ -124,6 +125,16 @@ pub static VARIABLES: &[EnvVar] = &[
     refit("REFIT_TRUST_ALLOWED_REGISTRIES", "trust.allowed_registries",
         set!(trust.allowed_registries, registry_list),
         "registries images may come from, comma- or space-separated; empty: any"),
+    refit("REFIT_NOTIFY_URLS", "notify.urls", set!(notify.urls, service::url_list),
+        "notification URLs, space-separated (generic+https://, slack://, smtp://, ...)"),
+    refit("REFIT_API_LISTEN", "api.listen", set!(api.listen, spanned_listen),
+        "address of the HTTP API, e.g. 0.0.0.0:8080 or :8080; empty: no API"),
+    refit("REFIT_API_TOKEN", "api.token", set!(api.token, spanned_token),
+        "Bearer token of the HTTP API"),
+    refit("REFIT_API_TOKEN_FILE", "api.token_file", set!(api.token_file, path),
+        "file holding the HTTP API's Bearer token"),
+    refit("REFIT_API_METRICS_PUBLIC", "api.metrics_public", set!(api.metrics_public, parse_bool),
+        "serve /metrics without the token"),
     refit("REFIT_STATE_PATH", "state.path", set!(state.path, plain_path),
         "the SQLite state database (journal, history, announced digests)"),
     refit("REFIT_LOG_FORMAT", "log.format", set!(log.format, str::parse),
@@ -156,6 +167,14 @@ pub static VARIABLES: &[EnvVar] = &[
         "Watchtower's name for REFIT_POLICY_INCLUDE_STOPPED"),
     alias("WATCHTOWER_SCOPE", "policy.scope", set!(policy.scope, text),
         "Watchtower's name for REFIT_POLICY_SCOPE"),
+    alias("WATCHTOWER_NOTIFICATION_URL", "notify.urls", set!(notify.urls, service::url_list),
+        "Watchtower's name for REFIT_NOTIFY_URLS (space-separated shoutrrr URLs)"),
+    alias("WATCHTOWER_HTTP_API_TOKEN", "api.token", set!(api.token, spanned_token),
+        "Watchtower's name for REFIT_API_TOKEN"),
+    alias("WATCHTOWER_HTTP_API_UPDATE", "api.listen", watchtower_api,
+        "true: serve the API on :8080 (Watchtower's port) unless api.listen says where"),
+    alias("WATCHTOWER_HTTP_API_METRICS", "api.listen", watchtower_api,
+        "true: serve the API, /metrics included, on :8080 unless api.listen says where"),
     alias("WATCHTOWER_TIMEOUT", "policy.stop_timeout", set!(policy.stop_timeout, str::parse),
         "Watchtower's name for REFIT_POLICY_STOP_TIMEOUT (it writes 30s)"),
 ];
@@ -208,6 +227,24 @@ fn path(value: &str) -> Result<Spanned<PathBuf>, InvalidValue> {
 
 fn plain_path(value: &str) -> Result<PathBuf, InvalidValue> {
     Ok(PathBuf::from(value.trim()))
+}
+
+fn spanned_listen(value: &str) -> Result<Spanned<ListenValue>, InvalidValue> {
+    Ok(Spanned::new(0..0, value.parse()?))
+}
+
+fn spanned_token(value: &str) -> Result<Spanned<TokenValue>, InvalidValue> {
+    Ok(Spanned::new(0..0, value.parse()?))
+}
+
+/// Watchtower serves its API on port 8080 once either flag is on; the file's or
+/// `REFIT_API_LISTEN`'s address still wins.
+fn watchtower_api(raw: &mut RawConfig, value: &str, _: &Lookup) -> Result<bool, InvalidValue> {
+    if !parse_bool(value)? || raw.api.listen.is_some() {
+        return Ok(false);
+    }
+    raw.api.listen = Some(spanned_listen(":8080")?);
+    Ok(true)
 }
 
 fn registry_list(value: &str) -> Result<Vec<RegistryHost>, InvalidValue> {

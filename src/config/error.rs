@@ -58,6 +58,17 @@ pub enum ConfigError {
 
     #[error("password_file {} of registry `{registry}` is empty", path.display())]
     EmptyPasswordFile { registry: String, path: PathBuf },
+
+    /// The message names the path, never what the file holds.
+    #[error("cannot read api.token_file {}", path.display())]
+    TokenFile {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("api.token_file {} is empty", path.display())]
+    EmptyTokenFile { path: PathBuf },
 }
 
 impl ConfigError {

@@ -15,6 +15,7 @@ mod convert;
 mod env;
 mod error;
 mod raw;
+mod service;
 mod time;
 mod value;
 
@@ -24,11 +25,13 @@ mod tests;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono_tz::Tz;
 
+use crate::notify::NotifyUrl;
 use crate::policy::Strategy;
 use crate::schedule::Schedule;
 use crate::secret::Secret;
@@ -49,7 +52,8 @@ pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 
 /// The effective configuration, defaults applied. `Default` is the built-in configuration.
 ///
-/// Its `Debug` output is safe to log: the only secret, a registry password, is a `Secret`.
+/// Its `Debug` output is safe to log: registry passwords and the API token are `Secret`s,
+/// notification URLs print redacted.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
     pub docker: DockerConfig,
@@ -61,6 +65,8 @@ pub struct Config {
     /// `127.0.0.1:5000`).
     pub registries: BTreeMap<String, RegistryConfig>,
     pub trust: TrustConfig,
+    pub notify: NotifyConfig,
+    pub api: ApiConfig,
     pub state: StateConfig,
     pub log: LogConfig,
     /// The file this was loaded from; `None` for the built-in defaults.
@@ -168,6 +174,24 @@ pub struct TrustConfig {
     pub allowed_registries: Vec<String>,
 }
 
+/// Where notifications go (`[notify]`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NotifyConfig {
+    pub urls: Vec<NotifyUrl>,
+}
+
+/// The HTTP API (`[api]`): off unless `listen` is set, and then a token is required unless
+/// only public metrics are served.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ApiConfig {
+    pub listen: Option<SocketAddr>,
+    /// `token`, or the content of `token_file`.
+    pub token: Option<Secret>,
+    pub token_file: Option<PathBuf>,
+    /// `/metrics` without the token.
+    pub metrics_public: bool,
+}
+
 /// Where refit keeps its journal, history and announced digests (`[state]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateConfig {
@@ -216,7 +240,9 @@ impl Config {
     }
 
     /// The effective configuration as TOML: every section and key, defaults included, with
-    /// each secret printed as `"***"`. It parses back to an equal `Config` (but for `source`).
+    /// each secret printed as `"***"`. It parses back to an equal `Config` (but for `source`),
+    /// unless it holds secrets written inline (`api.token`, notification URLs): those print
+    /// redacted and are refused on input.
     pub fn to_toml_redacted(&self) -> String {
         convert::to_toml_redacted(self)
     }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use super::service::{ListenValue, NotifyUrlValue, TokenValue};
 use super::time::{CronValue, DayValue, IntervalValue, TimeValue, TimezoneValue};
 use super::value::{DockerHost, DurationValue, PasswordMarker, RegistryHost, StrategyValue};
 use super::{LogFormat, LogLevel, Selection};
@@ -27,6 +28,8 @@ pub(super) struct RawConfig {
     pub windows: Vec<RawWindow>,
     pub registries: BTreeMap<RegistryHost, RawRegistry>,
     pub trust: RawTrust,
+    pub notify: RawNotify,
+    pub api: RawApi,
     pub state: RawState,
     pub log: RawLog,
 }
@@ -102,6 +105,22 @@ pub(super) struct RawTrust {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, expecting = "the [notify] table")]
+pub(super) struct RawNotify {
+    pub urls: Option<Vec<NotifyUrlValue>>,
+}
+
+/// `[api]`; `listen` and the token keep their span for the rules that tie them together.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, expecting = "the [api] table")]
+pub(super) struct RawApi {
+    pub listen: Option<Spanned<ListenValue>>,
+    pub token: Option<Spanned<TokenValue>>,
+    pub token_file: Option<Spanned<PathBuf>>,
+    pub metrics_public: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields, expecting = "the [state] table")]
 pub(super) struct RawState {
     pub path: Option<PathBuf>,
@@ -132,6 +151,7 @@ impl RawConfig {
                 resolve(path, base);
             }
         }
+        resolve_spanned(&mut self.api.token_file, base);
         if let Some(path) = &mut self.state.path {
             resolve(path, base);
         }

@@ -5,10 +5,13 @@
 //! Checks never fetch a blob: a HEAD on the manifest answers "what does this tag point to",
 //! and an index or manifest GET happens only where a HEAD cannot answer the question.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 
 use crate::model::{Digest, ImageRef, Platform};
 
+mod answer;
 mod auth;
 mod credentials;
 mod endpoint;
@@ -21,6 +24,7 @@ mod transport;
 #[cfg(test)]
 mod tests;
 
+pub use answer::RequestResult;
 pub use oci::{OciRegistry, RegistryOptions, RegistrySettings};
 pub use retry::RetryPolicy;
 pub use transport::{RequestCounts, RequestKind};
@@ -128,4 +132,10 @@ pub trait Registry: Send + Sync {
 
     /// Credentials for `registry`, if refit has any, to hand to the engine's pull.
     async fn credentials(&self, registry: &str) -> Option<Credentials>;
+
+    /// Requests sent so far, per registry host and how they ended (for metrics). Fakes that
+    /// send nothing keep the default.
+    fn request_results(&self) -> BTreeMap<(String, RequestResult), u64> {
+        BTreeMap::new()
+    }
 }

@@ -19,7 +19,9 @@ use super::endpoint::{self, canonical_registry};
 use super::manifest::{self, accept_any, accept_image, accept_index};
 use super::retry::{RetryPolicy, WaitBudget};
 use super::transport::{Host, Request, RequestCounts, RequestKind, Transport, read_body};
-use super::{Credentials, Error, IndexEntry, ManifestHead, Registry, credentials, tags};
+use super::{
+    Credentials, Error, IndexEntry, ManifestHead, Registry, RequestResult, credentials, tags,
+};
 use crate::model::{Digest, ImageRef};
 use crate::secret::Secret;
 
@@ -340,6 +342,16 @@ impl Registry for OciRegistry {
     async fn credentials(&self, registry: &str) -> Option<Credentials> {
         let host = self.host(&canonical_registry(registry)).ok()?;
         self.credentials_for(&host).await
+    }
+
+    fn request_results(&self) -> BTreeMap<(String, RequestResult), u64> {
+        // A poisoned lock only means a panic elsewhere; the counters are still sound.
+        let results = self
+            .transport
+            .results
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        results.clone()
     }
 }
 

@@ -13,6 +13,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use tokio::time::Instant;
 use tracing::debug;
 
+use super::answer::RequestResult;
 use super::auth::{self, CachedToken, Challenge, TokenCache};
 use super::endpoint::{error_chain, ping_url};
 use super::retry::{RetryPolicy, WaitBudget, parse_retry_after};
@@ -126,6 +127,8 @@ enum Authorization {
 pub(super) struct Transport {
     pub tokens: TokenCache,
     pub counts: Mutex<BTreeMap<String, RequestCounts>>,
+    /// How the requests ended, per registry (the metrics' `result` label).
+    pub results: Mutex<BTreeMap<(String, RequestResult), u64>>,
     pub retry: RetryPolicy,
 }
 
@@ -134,6 +137,7 @@ impl Transport {
         Transport {
             tokens: TokenCache::default(),
             counts: Mutex::new(BTreeMap::new()),
+            results: Mutex::new(BTreeMap::new()),
             retry,
         }
     }
@@ -352,11 +356,15 @@ impl Transport {
         let mut attempt = 0;
         loop {
             self.count(&host.registry, kind);
-            let response = make()
-                .send()
-                .await
-                .map_err(|e| unreachable_error(&host.registry, e))?;
+            let response = match make().send().await {
+                Ok(response) => response,
+                Err(e) => {
+                    self.count_result(&host.registry, RequestResult::Unreachable);
+                    return Err(unreachable_error(&host.registry, e));
+                }
+            };
             let status = response.status();
+            self.count_result(&host.registry, RequestResult::of_status(status));
             if status != StatusCode::TOO_MANY_REQUESTS && status != StatusCode::SERVICE_UNAVAILABLE
             {
                 return Ok(response);
@@ -387,6 +395,12 @@ impl Transport {
         // A poisoned lock only means a panic elsewhere; the counters are still sound.
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         counts.entry(registry.to_string()).or_default().add(kind);
+    }
+
+    fn count_result(&self, registry: &str, result: RequestResult) {
+        // As above: a poisoned lock leaves the counters sound.
+        let mut results = self.results.lock().unwrap_or_else(|e| e.into_inner());
+        *results.entry((registry.to_string(), result)).or_default() += 1;
     }
 }
 

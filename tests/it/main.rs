@@ -37,3 +37,9 @@ mod semver;
 
 // How refit reaches the engine (unix, tcp) and private registries (token auth, config.json).
 mod access;
+
+// The HTTP API of `refit run`: the token, update/status/history, metrics, no second concurrent pass.
+mod api;
+
+// Notifications: every notifier against a loopback catcher, announce-once, a notifier that is down.
+mod notify;

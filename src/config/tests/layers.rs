@@ -124,6 +124,10 @@ fn every_refit_variable() {
         ("REFIT_STATE_PATH", " /data/state.db "),
         ("REFIT_LOG_FORMAT", "json"),
         ("REFIT_LOG_LEVEL", "error"),
+        ("REFIT_NOTIFY_URLS", "gotify://g.example.com/s3cr3t"),
+        ("REFIT_API_LISTEN", ":8080"),
+        ("REFIT_API_TOKEN", "s3cr3t"),
+        ("REFIT_API_METRICS_PUBLIC", "true"),
     ])
     .unwrap();
     let printed = config.to_toml_redacted();
@@ -154,6 +158,15 @@ stop_timeout = "2m"
 
 [trust]
 allowed_registries = ["ghcr.io", "docker.io", "127.0.0.1:5000"]
+
+[notify]
+urls = ["gotify://g.example.com/***"]
+
+[api]
+listen = "0.0.0.0:8080"
+token = "***"
+token_file = ""
+metrics_public = true
 
 [state]
 path = "/data/state.db"

@@ -146,6 +146,16 @@ impl TestEnv {
         inspect_one(&["container", "inspect", name])
     }
 
+    /// `inspect`, or `Value::Null` when there is no such container: for polling while refit
+    /// renames a container and creates its successor, when the name is briefly free.
+    pub fn try_inspect(&self, name: &str) -> Value {
+        try_docker(&["container", "inspect", name])
+            .ok()
+            .and_then(|out| serde_json::from_str::<Vec<Value>>(&out).ok())
+            .and_then(|mut all| all.pop())
+            .unwrap_or(Value::Null)
+    }
+
     /// `docker image inspect REFERENCE` (a reference or id).
     pub fn image_inspect(&self, reference: &str) -> Value {
         inspect_one(&["image", "inspect", reference])
