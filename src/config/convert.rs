@@ -3,6 +3,7 @@
 //! reverse, `Config` to redacted TOML through the same raw structs. `[[window]]` entries are
 //! converted in `window`.
 
+mod signatures;
 mod window;
 
 use std::fs;
@@ -122,6 +123,7 @@ fn convert(raw: RawConfig, ctx: &Context) -> Result<Config, ConfigError> {
         registries,
         trust: TrustConfig {
             allowed_registries: allowed_registries.unwrap_or(defaults.trust.allowed_registries),
+            signatures: signatures::rules(raw.trust.signatures, ctx)?,
         },
         state: StateConfig {
             path: raw
@@ -315,6 +317,12 @@ fn to_raw(config: &Config) -> RawConfig {
                     .map(RegistryHost)
                     .collect(),
             ),
+            signatures: config
+                .trust
+                .signatures
+                .iter()
+                .map(signatures::raw_rule)
+                .collect(),
         },
         state: RawState {
             path: Some(printable(Some(&config.state.path)).into_inner()),

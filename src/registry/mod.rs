@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use crate::model::{Digest, ImageRef, Platform};
 
 mod auth;
+mod cosign;
 mod credentials;
 mod endpoint;
 mod manifest;
@@ -21,6 +22,7 @@ mod transport;
 #[cfg(test)]
 mod tests;
 
+pub use cosign::CosignVerifier;
 pub use oci::{OciRegistry, RegistryOptions, RegistrySettings};
 pub use retry::RetryPolicy;
 pub use transport::{RequestCounts, RequestKind};
@@ -71,7 +73,7 @@ impl std::fmt::Debug for Credentials {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("registry {registry} is not allowed (trust.allowed_registries)")]
+    #[error("registry not allowed: {registry} is not in trust.allowed_registries")]
     NotAllowed { registry: String },
     #[error("registry {registry} unreachable: {message}")]
     Unreachable { registry: String, message: String },
@@ -128,4 +130,8 @@ pub trait Registry: Send + Sync {
 
     /// Credentials for `registry`, if refit has any, to hand to the engine's pull.
     async fn credentials(&self, registry: &str) -> Option<Credentials>;
+
+    /// A pass starts: what holds for one pass only (the retry budget, credentials, which a
+    /// `docker login` may have changed) starts afresh; tokens are kept for their lifetime.
+    fn begin_pass(&self) {}
 }

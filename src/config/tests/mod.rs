@@ -4,6 +4,7 @@
 mod errors;
 mod layers;
 mod time;
+mod trust;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -240,6 +241,7 @@ fn full_file_sets_every_key() {
         ]),
         trust: TrustConfig {
             allowed_registries: vec!["ghcr.io".into(), "127.0.0.1:5000".into()],
+            signatures: Vec::new(),
         },
         state: StateConfig {
             path: "/data/refit.db".into(),
