@@ -37,3 +37,6 @@ mod semver;
 
 // How refit reaches the engine (unix, tcp) and private registries (token auth, config.json).
 mod access;
+
+// Trust: cosign signatures required by [[trust.signatures]], registries outside allowed_registries.
+mod trust;

@@ -7,6 +7,7 @@
 // Each test module uses a part of the harness; the rest would warn as dead code in that build.
 #![allow(dead_code, unused_imports)]
 
+mod cosign;
 mod docker;
 mod http;
 mod image;
@@ -22,6 +23,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub use cosign::{CosignKey, simple_signing_payload};
 pub use docker::{Container, docker, docker_ok};
 pub use image::PushedImage;
 pub use refit::{RefitCommand, RefitProcess, RefitRun};
