@@ -291,3 +291,7 @@ pub fn pick_entry<'a>(entries: &'a [IndexEntry], platform: &Platform) -> Option<
         .find(|e| e.platform == *platform)
         .or_else(|| entries.iter().find(|e| platform.matches(&e.platform)))
 }
+
+#[cfg(test)]
+#[path = "observe_signatures_tests.rs"]
+mod signatures_tests;
