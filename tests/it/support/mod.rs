@@ -14,6 +14,7 @@ mod image;
 mod refit;
 mod registry;
 mod spec;
+mod tls;
 mod token;
 
 use std::hash::{BuildHasher, RandomState};
@@ -29,6 +30,7 @@ pub use image::PushedImage;
 pub use refit::{RefitCommand, RefitProcess, RefitRun};
 pub use registry::{CountingRegistry, LoggedRequest, RequestCounts, manifest_digest};
 pub use spec::{Healthcheck, ImageSpec};
+pub use tls::TlsRegistry;
 pub use token::TokenAuth;
 
 /// Label carried by every object a `TestEnv` creates; its value is the env's prefix.
