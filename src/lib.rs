@@ -28,4 +28,5 @@ pub mod report;
 pub mod schedule;
 pub mod secret;
 pub mod state;
+pub mod trust;
 pub mod window;

@@ -13,9 +13,10 @@ use refit::heartbeat;
 use refit::notify::{Backoff, Notify};
 use refit::pass::{self, PassError, PassOptions};
 use refit::publish::Publisher;
-use refit::registry::{OciRegistry, RegistryOptions, RegistrySettings};
+use refit::registry::{CosignVerifier, OciRegistry, RegistryOptions, RegistrySettings};
 use refit::report::Mode;
 use refit::state::Store;
+use refit::trust::SignaturePolicy;
 use refit::{api, execute, policy};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -57,7 +58,12 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::new(format!("warn,refit={}", config.log.level));
+    // sigstore (and its oci-client) warn about every signature they cannot fetch; refit tells
+    // an operator what that meant (unsigned, invalid, registry down) itself.
+    let filter = tracing_subscriber::EnvFilter::new(format!(
+        "warn,sigstore=error,oci_client=error,refit={}",
+        config.log.level
+    ));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -328,5 +334,9 @@ fn pass_options(config: &Config, mode: Mode, names: Vec<String>) -> PassOptions 
         },
         windows: config.windows.clone(),
         state: Arc::new(Store::new(&config.state.path)),
+        signatures: SignaturePolicy {
+            rules: config.trust.signatures.clone(),
+            verifier: Arc::new(CosignVerifier::new(&registry_options(config))),
+        },
     }
 }

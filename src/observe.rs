@@ -12,6 +12,7 @@ use crate::model::{
     ResolveFailure, Snapshot, TagLists,
 };
 use crate::registry::{self, IndexEntry, Registry};
+use crate::trust::{SignatureCheck, SignatureProblem, SignatureResults, SignatureVerifier};
 
 /// Engine calls in flight at once while observing.
 const ENGINE_CONCURRENCY: usize = 8;
@@ -167,6 +168,63 @@ pub async fn list_tags(
         .await
 }
 
+/// Verify each check's signature, `concurrency` at a time. When sigstore finds no usable
+/// layer, refit asks the registry about the `sha256-<hex>.sig` tag itself (one HEAD, through
+/// its own polite transport): absent means unsigned, an error means the registry failed, and
+/// present means the signature there does not sign this image.
+pub async fn signatures(
+    registry: &dyn Registry,
+    verifier: &dyn SignatureVerifier,
+    checks: Vec<SignatureCheck>,
+    concurrency: usize,
+) -> SignatureResults {
+    stream::iter(checks)
+        .map(|check| async move {
+            let verdict = signature_one(registry, verifier, &check).await;
+            match &verdict {
+                Ok(()) => debug!(image = %check.reference, "signature verified"),
+                Err(problem) => {
+                    debug!(image = %check.reference, problem = ?problem, "signature refused")
+                }
+            }
+            (check.reference, verdict)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await
+}
+
+async fn signature_one(
+    registry: &dyn Registry,
+    verifier: &dyn SignatureVerifier,
+    check: &SignatureCheck,
+) -> Result<(), SignatureProblem> {
+    let Some(tag) = check.signature_tag() else {
+        return Err(SignatureProblem::Unverified(format!(
+            "{} names no digest",
+            check.reference
+        )));
+    };
+    let credentials = registry.credentials(check.reference.registry()).await;
+    match verifier.verify(check, credentials.as_ref()).await {
+        Err(SignatureProblem::NoValidLayer) => {}
+        other => return other,
+    }
+    match registry.head_manifest(&tag).await {
+        Err(registry::Error::NotFound { .. }) => Err(SignatureProblem::Missing(format!(
+            "no cosign signature of {} (no tag {})",
+            check.reference,
+            tag.tag().unwrap_or_default()
+        ))),
+        Err(e) => Err(SignatureProblem::Unverified(e.to_string())),
+        Ok(_) => Err(SignatureProblem::Invalid(format!(
+            "the signature under {} signs another image than {}",
+            tag.tag().unwrap_or_default(),
+            check.reference
+        ))),
+    }
+}
+
 /// A registry error as the planner sees it: a registry refit may not ask is a skip, anything
 /// else an error for the containers that needed the answer.
 fn resolve_failure(error: registry::Error) -> ResolveFailure {
@@ -233,3 +291,7 @@ pub fn pick_entry<'a>(entries: &'a [IndexEntry], platform: &Platform) -> Option<
         .find(|e| e.platform == *platform)
         .or_else(|| entries.iter().find(|e| platform.matches(&e.platform)))
 }
+
+#[cfg(test)]
+#[path = "observe_signatures_tests.rs"]
+mod signatures_tests;

@@ -17,6 +17,7 @@ use crate::policy::{self, Defaults, Verdict};
 use crate::registry::Registry;
 use crate::report::{ContainerReport, Mode, OutcomeKind, PassInfo, Provenance, Report};
 use crate::state::Store;
+use crate::trust::SignaturePolicy;
 use crate::window::Window;
 
 /// References resolved at once.
@@ -34,6 +35,8 @@ pub struct PassOptions {
     pub windows: Vec<Window>,
     /// Where first sightings of digests are kept (`refit.min-age`).
     pub state: Arc<Store>,
+    /// Which new digests need a valid cosign signature, and the verifier (`[[trust.signatures]]`).
+    pub signatures: SignaturePolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +70,7 @@ async fn run_inner(
     id: String,
 ) -> Result<Report, PassError> {
     let started_at = Utc::now();
+    registry.begin_pass();
     let mut observed = observe::observe(engine, options.include_stopped).await?;
     let lookups = plan::local_lookups(&observed.snapshot, &options.defaults);
     observe::local_tags(engine, &mut observed.snapshot, lookups).await;
@@ -88,6 +92,7 @@ async fn run_inner(
     let remote = observe::resolve(registry, wanted, REGISTRY_CONCURRENCY).await;
     let mut plan = plan::plan(&narrowed, &options.defaults, &remote, &tags);
     apply_gates(&mut plan, options);
+    verify_signatures(registry, &mut plan, &options.signatures).await;
     // Dependents may lie outside a narrowed pass; they are still stopped and started.
     plan.graph = Graph::new(&observed.snapshot);
     let results = match options.mode {
@@ -151,6 +156,27 @@ fn apply_gates(plan: &mut Plan, options: &PassOptions) {
         first_seen: &first_seen,
     };
     gate::apply(plan, &gates);
+}
+
+/// Hold back the updates whose new digest lacks a valid signature a rule asks for. After the
+/// gates: an update held back anyway costs no signature requests this pass.
+async fn verify_signatures(registry: &dyn Registry, plan: &mut Plan, policy: &SignaturePolicy) {
+    if policy.rules.is_empty() {
+        return;
+    }
+    let checks = plan::signature::checks(plan, &policy.rules);
+    if checks.is_empty() {
+        return;
+    }
+    info!(images = checks.len(), "verifying signatures");
+    let results = observe::signatures(
+        registry,
+        policy.verifier.as_ref(),
+        checks,
+        REGISTRY_CONCURRENCY,
+    )
+    .await;
+    plan::signature::apply(plan, &policy.rules, &results);
 }
 
 #[derive(Clone, Copy)]

@@ -4,6 +4,7 @@
 //! converted in `window`.
 
 mod service;
+mod signatures;
 mod window;
 
 use std::fs;
@@ -123,6 +124,7 @@ fn convert(raw: RawConfig, ctx: &Context) -> Result<Config, ConfigError> {
         registries,
         trust: TrustConfig {
             allowed_registries: allowed_registries.unwrap_or(defaults.trust.allowed_registries),
+            signatures: signatures::rules(raw.trust.signatures, ctx)?,
         },
         notify: service::notify(raw.notify),
         api: service::api(raw.api, ctx)?,
@@ -318,6 +320,12 @@ fn to_raw(config: &Config) -> RawConfig {
                     .map(RegistryHost)
                     .collect(),
             ),
+            signatures: config
+                .trust
+                .signatures
+                .iter()
+                .map(signatures::raw_rule)
+                .collect(),
         },
         notify: service::raw_notify(&config.notify),
         api: service::raw_api(&config.api),

@@ -172,6 +172,8 @@ pub struct RegistryConfig {
 pub struct TrustConfig {
     /// Registry hosts images may come from; empty allows any.
     pub allowed_registries: Vec<String>,
+    /// `[[trust.signatures]]` in file order, each key file read and checked at load.
+    pub signatures: Vec<crate::trust::SignatureRule>,
 }
 
 /// Where notifications go (`[notify]`).

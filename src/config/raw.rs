@@ -102,6 +102,19 @@ pub(super) struct RawRegistry {
 #[serde(default, deny_unknown_fields, expecting = "the [trust] table")]
 pub(super) struct RawTrust {
     pub allowed_registries: Option<Vec<RegistryHost>>,
+    /// `[[trust.signatures]]` entries; last, since TOML prints arrays of tables after values.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<RawSignatureRule>,
+}
+
+/// A `[[trust.signatures]]` rule. Both keys are required; each keeps its span, since the
+/// pattern and the key file are checked after parsing.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, expecting = "a [[trust.signatures]] table")]
+pub(super) struct RawSignatureRule {
+    #[serde(rename = "match")]
+    pub pattern: Spanned<String>,
+    pub public_key: Spanned<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -152,6 +165,9 @@ impl RawConfig {
             }
         }
         resolve_spanned(&mut self.api.token_file, base);
+        for rule in &mut self.trust.signatures {
+            resolve(rule.public_key.get_mut(), base);
+        }
         if let Some(path) = &mut self.state.path {
             resolve(path, base);
         }

@@ -6,6 +6,7 @@
 pub mod gate;
 pub mod order;
 pub mod semver;
+pub mod signature;
 #[cfg(test)]
 mod tests;
 

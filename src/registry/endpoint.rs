@@ -35,6 +35,13 @@ pub(crate) fn base_url(registry: &str, plain_http: bool) -> String {
     format!("{scheme}://{host}")
 }
 
+/// Whether refit speaks plain HTTP to `registry`: when it is marked `insecure`, or when it is on
+/// loopback (which Docker lets speak HTTP) and no CA is known for it. A CA file for a loopback
+/// registry (`ca_file`, or Docker's `certs.d`) says it serves TLS, so refit uses TLS with it.
+pub(crate) fn uses_plain_http(registry: &str, insecure: bool, ca_known: bool) -> bool {
+    insecure || (is_loopback(registry) && !ca_known)
+}
+
 /// Loopback registries (`localhost`, 127.0.0.0/8, `::1`) speak plain HTTP, as Docker allows.
 pub(crate) fn is_loopback(registry: &str) -> bool {
     // Any repository will do: the reference is only a vehicle for the host check.
@@ -101,6 +108,15 @@ pub(crate) fn plain_http_client(timeout: Duration) -> Result<reqwest::Client, St
 
 /// A client trusting the system's roots plus the certificates in `ca_file` (PEM).
 pub(crate) fn client_with_ca(timeout: Duration, ca_file: &Path) -> Result<reqwest::Client, String> {
+    let (_, certs) = read_ca(ca_file)?;
+    builder(timeout)
+        .tls_certs_merge(certs)
+        .build()
+        .map_err(|e| error_chain(&e))
+}
+
+/// The PEM text of `ca_file` and its certificates; an error unless it holds at least one.
+pub(crate) fn read_ca(ca_file: &Path) -> Result<(Vec<u8>, Vec<reqwest::Certificate>), String> {
     let pem = std::fs::read(ca_file)
         .map_err(|e| format!("cannot read CA file {}: {e}", ca_file.display()))?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
@@ -111,10 +127,7 @@ pub(crate) fn client_with_ca(timeout: Duration, ca_file: &Path) -> Result<reqwes
             ca_file.display()
         ));
     }
-    builder(timeout)
-        .tls_certs_merge(certs)
-        .build()
-        .map_err(|e| error_chain(&e))
+    Ok((pem, certs))
 }
 
 /// An error and its sources on one line. reqwest errors carry the URL, which holds no
@@ -172,6 +185,15 @@ mod tests {
         ] {
             assert!(!is_loopback(host), "{host}");
         }
+    }
+
+    #[test]
+    fn plain_http_for_insecure_and_for_loopback_without_a_ca() {
+        assert!(uses_plain_http("127.0.0.1:5000", false, false));
+        assert!(!uses_plain_http("127.0.0.1:5000", false, true));
+        assert!(uses_plain_http("127.0.0.1:5000", true, true));
+        assert!(!uses_plain_http("ghcr.io", false, false));
+        assert!(uses_plain_http("reg.lan:5000", true, false));
     }
 
     #[test]

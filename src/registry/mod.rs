@@ -13,6 +13,7 @@ use crate::model::{Digest, ImageRef, Platform};
 
 mod answer;
 mod auth;
+mod cosign;
 mod credentials;
 mod endpoint;
 mod manifest;
@@ -25,6 +26,7 @@ mod transport;
 mod tests;
 
 pub use answer::RequestResult;
+pub use cosign::CosignVerifier;
 pub use oci::{OciRegistry, RegistryOptions, RegistrySettings};
 pub use retry::RetryPolicy;
 pub use transport::{RequestCounts, RequestKind};
@@ -75,7 +77,7 @@ impl std::fmt::Debug for Credentials {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("registry {registry} is not allowed (trust.allowed_registries)")]
+    #[error("registry not allowed: {registry} is not in trust.allowed_registries")]
     NotAllowed { registry: String },
     #[error("registry {registry} unreachable: {message}")]
     Unreachable { registry: String, message: String },
@@ -138,4 +140,7 @@ pub trait Registry: Send + Sync {
     fn request_results(&self) -> BTreeMap<(String, RequestResult), u64> {
         BTreeMap::new()
     }
+    /// A pass starts: what holds for one pass only (the retry budget, credentials, which a
+    /// `docker login` may have changed) starts afresh; tokens are kept for their lifetime.
+    fn begin_pass(&self) {}
 }

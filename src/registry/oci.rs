@@ -2,8 +2,9 @@
 //! manifest types only (its request path pings `/v2/` before every call and answers a 429 by
 //! GETting the manifest, which Docker Hub counts as a pull).
 //!
-//! One `OciRegistry` is meant to live for one pass: it caches what a registry said about
-//! authentication, tokens, credentials and the retry budget for its lifetime.
+//! An `OciRegistry` lives as long as refit runs (the daemon keeps one): tokens are cached for
+//! their lifetime across passes, while what a registry said about authentication, the
+//! credentials and the retry budget are per pass (`Registry::begin_pass` forgets them).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -147,6 +148,13 @@ impl OciRegistry {
         counts.clone()
     }
 
+    /// Forgets every registry's per-pass state (the `/v2/` answer, credentials, the retry
+    /// budget); the token cache lives on in `transport`.
+    fn forget_hosts(&self) {
+        // A poisoned lock only means a panic elsewhere; clearing the map is still sound.
+        self.hosts.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
     /// Whether refit may talk to `registry` (`trust.allowed_registries`).
     pub fn is_allowed(&self, registry: &str) -> bool {
         self.allowed.is_empty() || self.allowed.iter().any(|a| a == registry)
@@ -166,7 +174,13 @@ impl OciRegistry {
             return Ok(host.clone());
         }
         let settings = self.settings.get(registry);
-        let plain_http = settings.is_some_and(|s| s.insecure) || endpoint::is_loopback(registry);
+        let ca_file = endpoint::ca_file_for(
+            registry,
+            settings.and_then(|s| s.ca_file.as_deref()),
+            &self.docker_certs_dir,
+        );
+        let insecure = settings.is_some_and(|s| s.insecure);
+        let plain_http = endpoint::uses_plain_http(registry, insecure, ca_file.is_some());
         let host = Arc::new(Host {
             registry: registry.to_string(),
             base: endpoint::base_url(registry, plain_http),
@@ -352,6 +366,10 @@ impl Registry for OciRegistry {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         results.clone()
+    }
+
+    fn begin_pass(&self) {
+        self.forget_hosts();
     }
 }
 

@@ -146,7 +146,9 @@ fn requests_during_a_scheduled_pass_join_it_instead_of_starting_another() {
         Duration::from_secs(60),
         || {
             let stopping = env.container_exists(&parked)
-                || env.try_inspect(&slow.name)["State"]["Running"] == false;
+                || env
+                    .try_inspect(&slow.name)
+                    .is_some_and(|c| c["State"]["Running"] == false);
             stopping.then_some(())
         },
     );

@@ -22,13 +22,17 @@ fn run_passes_on_an_interval_and_sigterm_mid_update_exits_0_with_the_container_r
         &slow_v1.reference,
     );
     let quick_v2 = env.push_new_version("quick", "1", &ImageSpec::new());
+    // slow's next version waits in the registry under another tag: pushing it while the daemon
+    // runs would move local tags under the daemon's feet (the harness retags and removes).
+    let slow_v2 = env.push_new_version("slow", "next", &slow_spec.clone().payload("v2"));
 
     let daemon = env
         .refit_command(&["run"])
         .env("REFIT_SCHEDULE_INTERVAL", "2s")
         .spawn();
     wait_until("a pass to update quick", Duration::from_secs(60), || {
-        (env.try_inspect(&quick.name)["Image"] == quick_v2.id.as_str()).then_some(())
+        let now = env.try_inspect(&quick.name)?;
+        (now["Image"] == quick_v2.id.as_str()).then_some(())
     });
     assert_eq!(
         env.inspect(&slow.name)["Id"],
@@ -37,14 +41,16 @@ fn run_passes_on_an_interval_and_sigterm_mid_update_exits_0_with_the_container_r
     );
 
     // A later tick finds slow's new version; signal while it is being stopped.
-    let slow_v2 = env.push_new_version("slow", "1", &slow_spec.payload("v2"));
+    retag_in_registry(env.registry(), &slow_v2.path, "next", "1");
     let parked = format!("{}.refit-old", slow.name);
     wait_until(
         "a pass to start stopping slow",
         Duration::from_secs(60),
         || {
             let stopping = env.container_exists(&parked)
-                || env.try_inspect(&slow.name)["State"]["Running"] == false;
+                || env
+                    .try_inspect(&slow.name)
+                    .is_some_and(|c| c["State"]["Running"] == false);
             stopping.then_some(())
         },
     );
@@ -94,4 +100,48 @@ fn watchtower_run_once_makes_run_a_single_pass() {
     run.assert_code(0);
     assert_eq!(env.inspect(&web.name)["Image"], v2.id.as_str(), "{run}");
     assert_eq!(run.stderr.matches("pass finished").count(), 1, "{run}");
+}
+
+/// Points `to` at the manifest `from` names, in the registry alone (curl: the harness's own
+/// client sends no bodies), so that no local tag moves.
+fn retag_in_registry(registry: &str, path: &str, from: &str, to: &str) {
+    let url = |tag: &str| format!("http://{registry}/v2/{path}/manifests/{tag}");
+    let dir = tempfile::tempdir().unwrap();
+    let (body, headers) = (dir.path().join("body"), dir.path().join("headers"));
+    let accept = "Accept: application/vnd.docker.distribution.manifest.v2+json, \
+                  application/vnd.oci.image.manifest.v1+json";
+    let curl = |args: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args(["-sS", "--fail"])
+            .args(args)
+            .output()
+            .expect("run curl");
+        assert!(
+            out.status.success(),
+            "curl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let (body_path, headers_path) = (body.to_str().unwrap(), headers.to_str().unwrap());
+    curl(&[
+        "-H",
+        accept,
+        "-D",
+        headers_path,
+        "-o",
+        body_path,
+        &url(from),
+    ]);
+    let content_type = std::fs::read_to_string(&headers)
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-type")
+                .then(|| value.trim().to_owned())
+        })
+        .expect("a manifest content type");
+    let header = format!("Content-Type: {content_type}");
+    let data = format!("@{body_path}");
+    curl(&["-X", "PUT", "-H", &header, "--data-binary", &data, &url(to)]);
 }

@@ -43,3 +43,12 @@ mod api;
 
 // Notifications: every notifier against a loopback catcher, announce-once, a notifier that is down.
 mod notify;
+
+// Trust: cosign signatures required by [[trust.signatures]], registries outside allowed_registries.
+mod trust;
+
+// A TLS registry with htpasswd auth: credentials from config.json, a helper and the TOML file.
+mod tls_auth;
+
+// Politeness: a 429 with Retry-After is waited out; tokens are cached across the daemon's passes.
+mod politeness;

@@ -5,6 +5,7 @@ mod errors;
 mod layers;
 mod service;
 mod time;
+mod trust;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -251,6 +252,7 @@ fn full_file_sets_every_key() {
         ]),
         trust: TrustConfig {
             allowed_registries: vec!["ghcr.io".into(), "127.0.0.1:5000".into()],
+            signatures: Vec::new(),
         },
         notify: NotifyConfig {
             urls: vec![

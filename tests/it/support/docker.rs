@@ -146,14 +146,12 @@ impl TestEnv {
         inspect_one(&["container", "inspect", name])
     }
 
-    /// `inspect`, or `Value::Null` when there is no such container: for polling while refit
-    /// renames a container and creates its successor, when the name is briefly free.
-    pub fn try_inspect(&self, name: &str) -> Value {
-        try_docker(&["container", "inspect", name])
-            .ok()
-            .and_then(|out| serde_json::from_str::<Vec<Value>>(&out).ok())
-            .and_then(|mut all| all.pop())
-            .unwrap_or(Value::Null)
+    /// `inspect`, or `None` while no container has that name (refit renames and replaces
+    /// containers: a loop polling one must not panic in between).
+    pub fn try_inspect(&self, name: &str) -> Option<Value> {
+        let out = try_docker(&["container", "inspect", name]).ok()?;
+        let mut all: Vec<Value> = serde_json::from_str(&out).ok()?;
+        (all.len() == 1).then(|| all.remove(0))
     }
 
     /// `docker image inspect REFERENCE` (a reference or id).

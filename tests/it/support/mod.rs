@@ -8,12 +8,14 @@
 #![allow(dead_code, unused_imports)]
 
 mod catcher;
+mod cosign;
 mod docker;
 mod http;
 mod image;
 mod refit;
 mod registry;
 mod spec;
+mod tls;
 mod token;
 
 use std::hash::{BuildHasher, RandomState};
@@ -26,11 +28,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub use catcher::{
     Caught, HttpCatcher, Mail, SmtpSink, api_call, free_port, metric, parse_metrics, wait_for_api,
 };
+pub use cosign::{CosignKey, simple_signing_payload};
 pub use docker::{Container, docker, docker_ok};
 pub use image::PushedImage;
 pub use refit::{RefitCommand, RefitProcess, RefitRun};
 pub use registry::{CountingRegistry, LoggedRequest, RequestCounts, manifest_digest};
 pub use spec::{Healthcheck, ImageSpec};
+pub use tls::TlsRegistry;
 pub use token::TokenAuth;
 
 /// Label carried by every object a `TestEnv` creates; its value is the env's prefix.

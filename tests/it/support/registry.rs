@@ -148,6 +148,15 @@ fn docker_configs() -> &'static Mutex<HashMap<String, PathBuf>> {
     CONFIGS.get_or_init(Mutex::default)
 }
 
+/// Has the harness push to `host` with the docker config dir `dir` (its credentials).
+pub(super) fn register_docker_config(host: &str, dir: Option<PathBuf>) {
+    let mut configs = docker_configs().lock().unwrap_or_else(|e| e.into_inner());
+    match dir {
+        Some(dir) => configs.insert(host.to_owned(), dir),
+        None => configs.remove(host),
+    };
+}
+
 /// The docker config dir (`docker --config`) to push to the registry `host`, if it needs one.
 pub(super) fn docker_config_for(host: &str) -> Option<PathBuf> {
     docker_configs()
@@ -365,7 +374,7 @@ impl Drop for CountingRegistry {
 }
 
 /// `<dir>/docker/config.json` with `auths` for `addr`; returns the dir.
-fn write_docker_config(dir: &Path, addr: &str, user: &str, password: &str) -> PathBuf {
+pub(super) fn write_docker_config(dir: &Path, addr: &str, user: &str, password: &str) -> PathBuf {
     let config = dir.join("docker");
     fs::create_dir_all(&config).expect("create the docker config dir");
     let auth = token::base64(format!("{user}:{password}").as_bytes(), token::STANDARD);
@@ -375,7 +384,7 @@ fn write_docker_config(dir: &Path, addr: &str, user: &str, password: &str) -> Pa
 }
 
 /// SIGTERM to `timeout`, which passes it on to the registry; SIGKILL if that does not end it.
-fn stop(child: &mut Child) {
+pub(super) fn stop(child: &mut Child) {
     let _ = Command::new("kill")
         .args(["-s", "TERM", &child.id().to_string()])
         .status();
