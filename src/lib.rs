@@ -10,6 +10,7 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod execute;
+pub mod history;
 pub mod model;
 pub mod observe;
 pub mod pass;

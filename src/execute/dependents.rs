@@ -1,14 +1,27 @@
-//! Dependents of an updated container (linked to it, or sharing its network namespace) are
-//! stopped before it and started after it. A namespace sharer is recreated instead (through
-//! the same transaction as an update, on its own image), because its `container:<id>` still
-//! names the old container.
+//! Dependents of an updated container (linked to it, sharing its network namespace, or naming
+//! it in `refit.depends-on` or compose's `depends_on`; see `plan::order`) are stopped before
+//! it, last first, and started after it, first first. A namespace sharer is recreated instead
+//! (through the same transaction as an update, on its own image), because its
+//! `container:<id>` still names the old container.
+
+use std::time::Duration;
 
 use tracing::{info, warn};
 
 use super::Settings;
-use super::update::{Change, Outcome, Transaction};
+use super::health::Gate;
+use super::update::{Change, Outcome, Record, Transaction};
 use crate::engine::Engine;
 use crate::model::{Container, ContainerId, NetworkMode, RunState, Snapshot};
+use crate::state::{Store, UpdateKind};
+
+/// What bringing dependents back needs from the executor.
+pub(super) struct Context<'a> {
+    pub engine: &'a dyn Engine,
+    pub snapshot: &'a Snapshot,
+    pub settings: &'a Settings,
+    pub journal: &'a Store,
+}
 
 /// What happens to one dependent around its dependency's update.
 enum Treatment<'a> {
@@ -55,16 +68,12 @@ pub(super) async fn stop<'a>(
 }
 
 /// Bring dependents back in order: start the stopped ones, recreate namespace sharers.
-pub(super) async fn bring_back(
-    engine: &dyn Engine,
-    snapshot: &Snapshot,
-    dependents: &[&Container],
-    settings: &Settings,
-) {
+pub(super) async fn bring_back(context: &Context<'_>, dependents: &[&Container]) {
     for container in dependents {
         let result = match container.network_mode {
-            NetworkMode::Container(_) => repoint(engine, snapshot, container, settings).await,
-            _ => engine
+            NetworkMode::Container(_) => repoint(context, container).await,
+            _ => context
+                .engine
                 .start_container(container.id.as_str())
                 .await
                 .map_err(|e| e.to_string()),
@@ -76,21 +85,36 @@ pub(super) async fn bring_back(
     }
 }
 
-async fn repoint(
-    engine: &dyn Engine,
-    snapshot: &Snapshot,
-    container: &Container,
-    settings: &Settings,
-) -> Result<(), String> {
+async fn repoint(context: &Context<'_>, container: &Container) -> Result<(), String> {
     let change = Change {
         image_id: container.image_id.clone(),
-        platform: snapshot.image_of(container).map(|i| i.platform.clone()),
+        platform: context
+            .snapshot
+            .image_of(container)
+            .map(|i| i.platform.clone()),
         retag: None,
+        // Its own image did not change: it only has to come up, not prove its health again.
+        gate: Gate {
+            wait: Duration::ZERO,
+            health_timeout: None,
+            rollback: true,
+        },
+        record: Record {
+            kind: UpdateKind::Repoint,
+            reference: container.configured_image.clone(),
+            old_digest: None,
+            new_digest: None,
+        },
     };
-    match Transaction::new(engine, snapshot, settings, container, change)
-        .run()
-        .await
-    {
+    let transaction = Transaction::new(
+        context.engine,
+        context.snapshot,
+        context.settings,
+        context.journal,
+        container,
+        change,
+    );
+    match transaction.run().await {
         Outcome::Updated { .. } => Ok(()),
         Outcome::Failed(why) | Outcome::RolledBack(why) | Outcome::Skipped(why) => Err(why),
     }
