@@ -28,7 +28,8 @@ fn run_passes_on_an_interval_and_sigterm_mid_update_exits_0_with_the_container_r
         .env("REFIT_SCHEDULE_INTERVAL", "2s")
         .spawn();
     wait_until("a pass to update quick", Duration::from_secs(60), || {
-        (env.inspect(&quick.name)["Image"] == quick_v2.id.as_str()).then_some(())
+        let now = env.try_inspect(&quick.name)?;
+        (now["Image"] == quick_v2.id.as_str()).then_some(())
     });
     assert_eq!(
         env.inspect(&slow.name)["Id"],
@@ -44,7 +45,9 @@ fn run_passes_on_an_interval_and_sigterm_mid_update_exits_0_with_the_container_r
         Duration::from_secs(60),
         || {
             let stopping = env.container_exists(&parked)
-                || env.inspect(&slow.name)["State"]["Running"] == false;
+                || env
+                    .try_inspect(&slow.name)
+                    .is_some_and(|c| c["State"]["Running"] == false);
             stopping.then_some(())
         },
     );

@@ -37,3 +37,15 @@ mod semver;
 
 // How refit reaches the engine (unix, tcp) and private registries (token auth, config.json).
 mod access;
+
+// The health gate: rollback of a new image that exits or turns unhealthy, the skipped digest, refit rollback.
+mod rollback;
+
+// Crash recovery: refit killed after stop, rename, create and during the health wait; the next pass recovers.
+mod recovery;
+
+// Dependency order: depends-on labels (refit, Watchtower, compose), restart order, cycles.
+mod ordering;
+
+// Outages mid-pass: the engine cut behind a proxy, a registry dropping blob requests.
+mod outage;

@@ -146,6 +146,14 @@ impl TestEnv {
         inspect_one(&["container", "inspect", name])
     }
 
+    /// `inspect`, or `None` while no container has that name (refit renames and replaces
+    /// containers: a loop polling one must not panic in between).
+    pub fn try_inspect(&self, name: &str) -> Option<Value> {
+        let out = try_docker(&["container", "inspect", name]).ok()?;
+        let mut all: Vec<Value> = serde_json::from_str(&out).ok()?;
+        (all.len() == 1).then(|| all.remove(0))
+    }
+
     /// `docker image inspect REFERENCE` (a reference or id).
     pub fn image_inspect(&self, reference: &str) -> Value {
         inspect_one(&["image", "inspect", reference])

@@ -228,6 +228,23 @@ impl RefitProcess {
         );
     }
 
+    /// Waits up to `timeout` for refit to end by itself (then kills it and panics).
+    pub fn wait(mut self, timeout: Duration) -> RefitRun {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("wait for refit") {
+                return self.collect(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let status = self.child.wait().expect("wait for refit");
+        panic!(
+            "refit did not exit within {timeout:?}; killed\n{}",
+            self.collect(status)
+        );
+    }
+
     /// `kill -9`: no chance to clean up, as a crash or a host reboot. Returns the run.
     pub fn kill(mut self) -> RefitRun {
         let _ = self.child.kill();
