@@ -311,8 +311,14 @@ impl<'a> Executor<'a> {
     /// One transaction, with the container's dependents stopped before and brought back
     /// after, in order.
     async fn transact(&self, graph: &Graph, container: &Container, change: Change) -> Outcome {
+        let context = dependents::Context {
+            engine: self.engine,
+            snapshot: self.snapshot,
+            settings: &self.settings,
+            journal: self.journal,
+        };
         let dependents = graph.dependents(&container.id);
-        let held = dependents::stop(self.engine, self.snapshot, &dependents, &self.settings).await;
+        let held = dependents::stop(&context, self.snapshot, &dependents).await;
         let outcome = Transaction::new(
             self.engine,
             self.snapshot,
@@ -323,12 +329,6 @@ impl<'a> Executor<'a> {
         )
         .run()
         .await;
-        let context = dependents::Context {
-            engine: self.engine,
-            snapshot: self.snapshot,
-            settings: &self.settings,
-            journal: self.journal,
-        };
         dependents::bring_back(&context, &held).await;
         outcome
     }

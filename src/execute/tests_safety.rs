@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bollard::models::{HealthStatusEnum, RestartPolicyNameEnum};
 
-use super::fake::FakeEngine;
+use super::fake::{self, FakeEngine};
 use super::tests::{
     assert_old_restored, new_digest, new_image, old_image, settings, state, update_with,
 };
@@ -163,8 +163,12 @@ async fn with_rollback_off_a_crashing_successor_stays_and_the_update_fails() {
 
 /// Run an update that pauses after `step`, and drop it there: what `kill -9` leaves.
 async fn killed_after(step: Step) -> (tempfile::TempDir, Store, FakeEngine) {
+    killed_after_in(step, state()).await
+}
+
+async fn killed_after_in(step: Step, state: fake::State) -> (tempfile::TempDir, Store, FakeEngine) {
     let (dir, journal) = journal();
-    let engine = FakeEngine::new(state());
+    let engine = FakeEngine::new(state);
     let mut paused = settings(false);
     paused.pause_after = Some(Pause {
         step,
@@ -215,6 +219,45 @@ async fn recovery_completes_an_update_the_gate_had_accepted() {
     );
     assert!(engine.container("web.refit-old").is_none());
     assert_eq!(last_outcome(&journal).0, "updated");
+}
+
+#[tokio::test]
+async fn recovery_starts_a_dependent_left_stopped_after_its_dependency() {
+    let mut s = state();
+    let mut worker = fake::container("worker", 0xdd, &old_image(), REF);
+    worker.config.as_mut().unwrap().labels = Some(
+        [(
+            crate::policy::labels::DEPENDS_ON.to_string(),
+            "web".to_string(),
+        )]
+        .into(),
+    );
+    s.containers.push(worker);
+    let (_dir, journal, engine) = killed_after_in(Step::Parked, s).await;
+    let stopped = engine.container("worker").unwrap().state.unwrap().running;
+    assert_eq!(
+        stopped,
+        Some(false),
+        "the dependent was stopped before the update"
+    );
+
+    engine.0.lock().unwrap().log.clear();
+    let done = recover::recover(&engine, &journal).await.unwrap();
+    assert_eq!(done.len(), 2, "{done:?}");
+    let worker = engine.container("worker").unwrap();
+    assert_eq!(worker.state.unwrap().running, Some(true));
+    let log = engine.log();
+    let position = |entry: &str| log.iter().position(|l| l == entry).unwrap();
+    assert!(position("start web") < position("start worker"), "{log:?}");
+    assert!(journal.unfinished().unwrap().is_empty());
+    assert!(
+        journal
+            .history(10)
+            .unwrap()
+            .iter()
+            .all(|e| e.kind != "restart"),
+        "a dependent's restart is not history of its own"
+    );
 }
 
 #[test]

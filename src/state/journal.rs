@@ -61,6 +61,8 @@ pub enum UpdateKind {
     Repoint,
     /// `refit rollback`: back to the image the last update replaced.
     Rollback,
+    /// A dependent stopped before its dependency's update and started after it.
+    Restart,
 }
 
 impl UpdateKind {
@@ -69,6 +71,7 @@ impl UpdateKind {
             UpdateKind::Update => "update",
             UpdateKind::Repoint => "repoint",
             UpdateKind::Rollback => "rollback",
+            UpdateKind::Restart => "restart",
         }
     }
 
@@ -76,6 +79,7 @@ impl UpdateKind {
         match value {
             "repoint" => UpdateKind::Repoint,
             "rollback" => UpdateKind::Rollback,
+            "restart" => UpdateKind::Restart,
             _ => UpdateKind::Update,
         }
     }
@@ -335,7 +339,8 @@ impl Store {
         })
     }
 
-    /// Every row no process finished, oldest first.
+    /// Every row no process finished, newest first: recovery then restores a container before
+    /// the dependents that were stopped (earlier) around its update.
     pub fn unfinished(&self) -> Result<Vec<Unfinished>, Error> {
         self.with_connection(|db, path| {
             let mut select = db
@@ -343,7 +348,7 @@ impl Store {
                     "SELECT id, kind, container_id, name, reference, old_image, old_digest,
                         new_image, new_digest, was_running, restart_policy, restart_retries,
                         step, new_container, owner_pid
-                     FROM updates WHERE finished_at IS NULL ORDER BY id",
+                     FROM updates WHERE finished_at IS NULL ORDER BY id DESC",
                 )
                 .map_err(sqlite(path))?;
             let rows = select
@@ -379,8 +384,10 @@ impl Store {
     /// The last `limit` finished rows, newest first.
     pub fn history(&self, limit: usize) -> Result<Vec<HistoryEntry>, Error> {
         self.with_connection(|db, path| {
+            // A dependent's restart around an update is part of that update, not a change.
             let sql = format!(
-                "SELECT {HISTORY_COLUMNS} FROM updates WHERE finished_at IS NOT NULL
+                "SELECT {HISTORY_COLUMNS} FROM updates
+                 WHERE finished_at IS NOT NULL AND kind != 'restart'
                  ORDER BY id DESC LIMIT ?1"
             );
             let mut select = db.prepare(&sql).map_err(sqlite(path))?;
