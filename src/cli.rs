@@ -51,6 +51,17 @@ pub enum Command {
     },
     /// The daemon: a pass at each tick of the schedule until SIGTERM or SIGINT
     Run,
+    /// Recreate a container from the image it ran before its last update
+    Rollback {
+        /// The container's name
+        name: String,
+    },
+    /// The journal's finished updates, newest first
+    History {
+        /// Print them as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Exit 0 when the daemon (`refit run`) is alive: the container image's HEALTHCHECK
     Healthcheck,
     /// Validate and print the effective configuration, secrets redacted

@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod engine;
 pub mod execute;
 pub mod heartbeat;
+pub mod history;
 pub mod ledger;
 pub mod metrics;
 pub mod model;

@@ -9,7 +9,9 @@ use refit::cli::{Cli, Command};
 use refit::config::{Config, LogFormat, Overrides};
 use refit::daemon::{self, DaemonOptions, Runner};
 use refit::engine::DockerEngine;
+use refit::execute::Outcome;
 use refit::heartbeat;
+use refit::history::{self, RollbackError};
 use refit::notify::{Backoff, Notify};
 use refit::pass::{self, PassError, PassOptions};
 use refit::publish::Publisher;
@@ -54,6 +56,8 @@ fn main() -> ExitCode {
         Command::Update { names, json } => run_pass(&config, Mode::Update, names, json),
         Command::Run => run_daemon(&config),
         Command::Healthcheck => healthcheck(&config),
+        Command::Rollback { name } => run_rollback(&config, &name),
+        Command::History { json } => print_history(&config, json),
     }
 }
 
@@ -130,6 +134,60 @@ fn healthcheck(config: &Config) -> ExitCode {
         }
         Err(why) => {
             eprintln!("refit: {why}");
+            ExitCode::from(FAILURES)
+        }
+    }
+}
+
+/// `refit rollback NAME`: 0 when the container runs its previous image, 1 when not.
+fn run_rollback(config: &Config, name: &str) -> ExitCode {
+    with_runtime(async {
+        let (engine, registry) = match adapters(config).await {
+            Ok(adapters) => adapters,
+            Err(status) => return status,
+        };
+        let options = pass_options(config, Mode::Update, Vec::new());
+        match history::rollback(&engine, &registry, &options, name).await {
+            Ok((last, Outcome::Updated { .. })) => {
+                println!(
+                    "{name}: rolled back to {}",
+                    last.from_digest.as_deref().unwrap_or(&last.from_image)
+                );
+                ExitCode::SUCCESS
+            }
+            Ok((_, Outcome::Failed(why) | Outcome::RolledBack(why) | Outcome::Skipped(why))) => {
+                eprintln!("refit: {name}: not rolled back: {why}");
+                ExitCode::from(FAILURES)
+            }
+            Err(e @ RollbackError::UnknownContainer(_)) => {
+                eprintln!("refit: {e}");
+                ExitCode::from(BAD_USAGE)
+            }
+            Err(RollbackError::Engine(e)) => {
+                eprintln!("refit: {e}");
+                ExitCode::from(ENGINE_UNREACHABLE)
+            }
+            Err(e) => {
+                eprintln!("refit: {e}");
+                ExitCode::from(FAILURES)
+            }
+        }
+    })
+}
+
+/// `refit history [--json]`: the journal's finished updates, newest first.
+fn print_history(config: &Config, json: bool) -> ExitCode {
+    match Store::new(&config.state.path).history(history::HISTORY_LIMIT) {
+        Ok(entries) if json => {
+            println!("{}", history::to_json(&entries));
+            ExitCode::SUCCESS
+        }
+        Ok(entries) => {
+            print!("{}", history::to_table(&entries));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("refit: {e}");
             ExitCode::from(FAILURES)
         }
     }
@@ -331,6 +389,12 @@ fn pass_options(config: &Config, mode: Mode, names: Vec<String>) -> PassOptions 
             cleanup: policy.cleanup,
             stop_timeout: policy.stop_timeout,
             pull_concurrency: 4,
+            health: execute::HealthSettings {
+                wait: config.health.wait,
+                timeout: config.health.timeout,
+                rollback: config.health.rollback,
+            },
+            pause_after: test_pause(),
         },
         windows: config.windows.clone(),
         state: Arc::new(Store::new(&config.state.path)),
@@ -339,4 +403,15 @@ fn pass_options(config: &Config, mode: Mode, names: Vec<String>) -> PassOptions 
             verifier: Arc::new(CosignVerifier::new(&registry_options(config))),
         },
     }
+}
+
+/// `REFIT_TEST_PAUSE_AFTER=<step>[:<duration>]`, for the integration tests only: sleep after
+/// taking that update step, so a test can kill refit at a known point (docs/recovery.md).
+fn test_pause() -> Option<execute::Pause> {
+    let value = std::env::var("REFIT_TEST_PAUSE_AFTER").ok()?;
+    let pause = execute::Pause::parse(&value);
+    if pause.is_none() {
+        tracing::warn!(value = %value, "REFIT_TEST_PAUSE_AFTER does not name a step; ignored");
+    }
+    pause
 }

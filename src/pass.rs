@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::engine::{self, Engine};
-use crate::execute::{Executor, Outcome, Settings, hooks};
+use crate::execute::{Executor, Outcome, Settings, hooks, recover};
 use crate::model::{ContainerId, ImageSource, RunState, Snapshot};
 use crate::observe::{self, Observed};
 use crate::plan::{self, Decision, Plan, gate, order::Graph};
@@ -33,7 +33,7 @@ pub struct PassOptions {
     pub settings: Settings,
     /// The maintenance windows updates are applied in (`[[window]]`).
     pub windows: Vec<Window>,
-    /// Where first sightings of digests are kept (`refit.min-age`).
+    /// Where first sightings of digests are kept (`refit.min-age`), and the update journal.
     pub state: Arc<Store>,
     /// Which new digests need a valid cosign signature, and the verifier (`[[trust.signatures]]`).
     pub signatures: SignaturePolicy,
@@ -70,6 +70,10 @@ async fn run_inner(
     id: String,
 ) -> Result<Report, PassError> {
     let started_at = Utc::now();
+    if options.mode == Mode::Update {
+        // Before looking: an update a killed refit left half-done is finished or undone first.
+        recover_interrupted(engine, &options.state).await;
+    }
     registry.begin_pass();
     let mut observed = observe::observe(engine, options.include_stopped).await?;
     let lookups = plan::local_lookups(&observed.snapshot, &options.defaults);
@@ -104,6 +108,7 @@ async fn run_inner(
                 &observed.snapshot,
                 &plan,
                 &options.settings,
+                &options.state,
                 stop,
             )
             .await
@@ -156,6 +161,41 @@ fn apply_gates(plan: &mut Plan, options: &PassOptions) {
         first_seen: &first_seen,
     };
     gate::apply(plan, &gates);
+    skip_rolled_back(plan, &options.state);
+}
+
+fn skip_rolled_back(plan: &mut Plan, state: &Store) {
+    let wanted = gate::updates(plan);
+    if wanted.is_empty() {
+        return;
+    }
+    match state.bad_digests(&wanted) {
+        Ok(bad) => {
+            let bad = bad
+                .into_iter()
+                .map(|(pair, b)| {
+                    let rolled_back = gate::RolledBack {
+                        at: b.at,
+                        reason: b.reason,
+                    };
+                    (pair, rolled_back)
+                })
+                .collect();
+            gate::skip_rolled_back(plan, &bad);
+        }
+        // Unknown is not bad: the health gate still guards the update.
+        Err(e) => warn!(error = %e, "cannot read the rolled-back digests"),
+    }
+}
+
+/// Finish or undo the updates the journal shows unfinished. A failure is logged: the pass
+/// goes on (a container left parked is skipped by the plan, and its row stays for next time).
+pub async fn recover_interrupted(engine: &dyn Engine, state: &Store) {
+    match recover::recover(engine, state).await {
+        Ok(done) if !done.is_empty() => info!(rows = done.len(), "recovery finished"),
+        Ok(_) => {}
+        Err(e) => warn!(error = %e, "cannot read the update journal; no recovery"),
+    }
 }
 
 /// Hold back the updates whose new digest lacks a valid signature a rule asks for. After the
@@ -246,9 +286,10 @@ async fn act(
     snapshot: &Snapshot,
     plan: &Plan,
     settings: &Settings,
+    state: &Store,
     stop: &CancellationToken,
 ) -> BTreeMap<ContainerId, Acted> {
-    let executor = Executor::new(engine, registry, snapshot, settings.clone());
+    let executor = Executor::new(engine, registry, snapshot, settings.clone(), state);
     let mut verified = executor.prefetch(plan).await;
     let mut results = BTreeMap::new();
     for id in &plan.order {

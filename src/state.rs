@@ -1,8 +1,8 @@
 //! refit's state database: an embedded SQLite file (`[state] path`) that outlives the process.
 //! It holds what must survive a restart: when each (reference, digest) was first seen, so that
-//! `refit.min-age` is not reset by a restart. The schema is versioned (`PRAGMA user_version`)
-//! and migrated forward on open; later tables (the update journal, history, announced
-//! digests) are further migrations.
+//! `refit.min-age` is not reset by a restart, and the update journal (`journal.rs`: every step
+//! of an update before it is taken, the history, the digests that were rolled back). The
+//! schema is versioned (`PRAGMA user_version`) and migrated forward on open.
 //!
 //! The file is opened on first use, not at start: an instance that never needs state (no
 //! `min-age`) never creates `/var/lib/refit`. Queries are a few rows each, so they run inline
@@ -16,6 +16,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::model::{Digest, ImageRef};
+
+mod journal;
+
+pub use journal::{BadDigest, HistoryEntry, NewUpdate, Step, Unfinished, UpdateKind};
 
 /// Each entry moves the schema from version `i` to `i + 1`; never edit one that has shipped.
 const MIGRATIONS: &[&str] = &[
@@ -44,6 +48,8 @@ const MIGRATIONS: &[&str] = &[
         containers  TEXT NOT NULL
     );
     CREATE INDEX pass_history_by_start ON pass_history (started_at);",
+    // 3: the update journal (see journal.rs), its step log, and digests rolled back.
+    journal::MIGRATION,
 ];
 
 /// How long a query waits for another process (a second refit) holding the write lock.

@@ -16,13 +16,14 @@ use toml::Spanned;
 use super::env::{self, Applied, Lookup};
 use super::error::ConfigError;
 use super::raw::{
-    RawConfig, RawDocker, RawLog, RawPolicy, RawRegistry, RawSchedule, RawState, RawTrust,
+    RawConfig, RawDocker, RawHealth, RawLog, RawPolicy, RawRegistry, RawSchedule, RawState,
+    RawTrust,
 };
 use super::time::{CronValue, IntervalValue, TimezoneValue};
 use super::value::{DockerHost, DurationValue, PasswordMarker, RegistryHost, StrategyValue};
 use super::{
-    Config, DockerConfig, LogConfig, Overrides, PolicyConfig, RegistryConfig, ScheduleConfig,
-    StateConfig, TlsPaths, TrustConfig,
+    Config, DockerConfig, HealthConfig, LogConfig, Overrides, PolicyConfig, RegistryConfig,
+    ScheduleConfig, StateConfig, TlsPaths, TrustConfig,
 };
 use crate::schedule::{self, Schedule};
 use crate::secret::Secret;
@@ -121,6 +122,11 @@ fn convert(raw: RawConfig, ctx: &Context) -> Result<Config, ConfigError> {
         windows: window::windows(raw.windows, schedule.timezone, ctx)?,
         schedule,
         policy: policy(raw.policy, defaults.policy),
+        health: HealthConfig {
+            wait: raw.health.wait.map_or(defaults.health.wait, |d| d.0),
+            timeout: raw.health.timeout.map_or(defaults.health.timeout, |d| d.0),
+            rollback: raw.health.rollback.unwrap_or(defaults.health.rollback),
+        },
         registries,
         trust: TrustConfig {
             allowed_registries: allowed_registries.unwrap_or(defaults.trust.allowed_registries),
@@ -303,6 +309,11 @@ fn to_raw(config: &Config) -> RawConfig {
             cleanup: Some(config.policy.cleanup),
             scope: Some(config.policy.scope.clone().unwrap_or_default()),
             stop_timeout: Some(DurationValue(config.policy.stop_timeout)),
+        },
+        health: RawHealth {
+            wait: Some(DurationValue(config.health.wait)),
+            timeout: Some(DurationValue(config.health.timeout)),
+            rollback: Some(config.health.rollback),
         },
         windows: config.windows.iter().map(window::raw_window).collect(),
         registries: config

@@ -59,6 +59,7 @@ pub struct Config {
     pub docker: DockerConfig,
     pub schedule: ScheduleConfig,
     pub policy: PolicyConfig,
+    pub health: HealthConfig,
     /// The `[[window]]` entries in file order: names unique, at most one `default`.
     pub windows: Vec<Window>,
     /// Keyed by registry host as in a normalised image reference (`docker.io`, `ghcr.io`,
@@ -151,6 +152,28 @@ impl Default for PolicyConfig {
             scope: None,
             min_age: Duration::ZERO,
             stop_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The health gate after an update (`[health]`); `refit.health-timeout` and `refit.rollback`
+/// override `timeout` and `rollback` per container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthConfig {
+    /// The successor must stay running this long after its start.
+    pub wait: Duration,
+    /// With a healthcheck, it must turn `healthy` within this.
+    pub timeout: Duration,
+    /// Restore the old container when it does not.
+    pub rollback: bool,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            wait: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+            rollback: true,
         }
     }
 }

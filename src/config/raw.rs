@@ -23,6 +23,7 @@ pub(super) struct RawConfig {
     pub docker: RawDocker,
     pub schedule: RawSchedule,
     pub policy: RawPolicy,
+    pub health: RawHealth,
     /// `[[window]]` entries; none printed as none, since TOML has no empty array of tables.
     #[serde(rename = "window", skip_serializing_if = "Vec::is_empty")]
     pub windows: Vec<RawWindow>,
@@ -64,6 +65,14 @@ pub(super) struct RawPolicy {
     pub scope: Option<String>,
     pub min_age: Option<DurationValue>,
     pub stop_timeout: Option<DurationValue>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields, expecting = "the [health] table")]
+pub(super) struct RawHealth {
+    pub wait: Option<DurationValue>,
+    pub timeout: Option<DurationValue>,
+    pub rollback: Option<bool>,
 }
 
 /// A `[[window]]`. Name, start and end are required; the values checked together with other

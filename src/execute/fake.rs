@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bollard::models::{
-    ContainerConfig, ContainerInspectResponse, ContainerState, ContainerStateStatusEnum,
-    HostConfig, ImageInspect, NetworkSettings, RestartPolicy as BollardRestartPolicy,
-    RestartPolicyNameEnum,
+    ContainerConfig, ContainerInspectResponse, ContainerState, ContainerStateStatusEnum, Health,
+    HealthStatusEnum, HostConfig, ImageInspect, NetworkSettings,
+    RestartPolicy as BollardRestartPolicy, RestartPolicyNameEnum,
 };
 
 use crate::engine::{CreateSpec, Engine, Error, ExecResult, RestartPolicy};
@@ -28,6 +28,8 @@ pub struct State {
     pub volumes: BTreeSet<String>,
     /// Images whose containers exit as soon as they start.
     pub crashing: BTreeSet<String>,
+    /// Images whose containers report this health status once started.
+    pub health: BTreeMap<String, HealthStatusEnum>,
     pub log: Vec<String>,
     /// Operation names (as logged, first word) that fail.
     pub failing: BTreeSet<String>,
@@ -248,11 +250,16 @@ impl Engine for FakeEngine {
         let name = self.name_of(id);
         self.call(format!("start {name}"), |s| {
             let crashing = s.crashing.clone();
+            let health = s.health.clone();
             let c = find_mut(s, id)?;
-            set_running(
-                c,
-                !crashing.contains(c.image.as_deref().unwrap_or_default()),
-            );
+            let image = c.image.clone().unwrap_or_default();
+            set_running(c, !crashing.contains(&image));
+            if let (Some(status), Some(state)) = (health.get(&image), c.state.as_mut()) {
+                state.health = Some(Health {
+                    status: Some(*status),
+                    ..Default::default()
+                });
+            }
             Ok(())
         })
     }

@@ -1,15 +1,21 @@
 //! Acting: carrying out a plan's updates. Images are pulled by the digest the check resolved
 //! and verified before anything is stopped; each container then moves through
 //! stop → park (rename to `<name>.refit-old`, restart policy `no`) → create → start →
-//! remove the old one, and any failure after the stop puts the old container back, running,
-//! under its own name.
+//! health gate → remove the old one, each step journaled before it is taken; any failure
+//! after the stop, or a successor the gate refuses, puts the old container back, running,
+//! under its own name. `recover` finishes what a killed refit left; `rollback` is
+//! `refit rollback`.
 
 mod dependents;
 #[cfg(test)]
 mod fake;
+mod health;
 pub mod hooks;
+pub mod recover;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_safety;
 mod update;
 
 use std::collections::BTreeMap;
@@ -19,11 +25,15 @@ use futures_util::{StreamExt, stream};
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::engine::{Engine, facts};
-use crate::model::{ContainerId, Digest, RunState, Snapshot};
-use crate::plan::{Plan, Update};
+use crate::model::{Container, ContainerId, Digest, ImageRef, RunState, Snapshot};
+use crate::plan::{Plan, Update, order::Graph};
+use crate::policy::Policy;
 use crate::registry::Registry;
+use crate::state::{HistoryEntry, Step, Store, UpdateKind};
 
+pub use health::Gate;
 pub use update::Outcome;
+use update::{Change, Record, Transaction};
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -33,6 +43,48 @@ pub struct Settings {
     pub stop_timeout: Duration,
     /// Pulls in flight at once.
     pub pull_concurrency: usize,
+    /// `[health]`: the gate a successor passes before the old container is removed.
+    pub health: HealthSettings,
+    /// Test only (`REFIT_TEST_PAUSE_AFTER`): sleep after a step so a test can kill refit there.
+    pub pause_after: Option<Pause>,
+}
+
+/// `[health]`, which `refit.health-timeout` and `refit.rollback` override per container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthSettings {
+    pub wait: Duration,
+    pub timeout: Duration,
+    pub rollback: bool,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        HealthSettings {
+            wait: Duration::from_secs(10),
+            timeout: Duration::from_secs(60),
+            rollback: true,
+        }
+    }
+}
+
+/// A test-only pause: `REFIT_TEST_PAUSE_AFTER=<step>[:<duration>]` (default one hour).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pause {
+    pub step: Step,
+    pub duration: Duration,
+}
+
+impl Pause {
+    pub fn parse(value: &str) -> Option<Pause> {
+        let (step, duration) = match value.split_once(':') {
+            Some((step, duration)) => (step, crate::policy::parse_duration(duration)?),
+            None => (value, Duration::from_secs(3600)),
+        };
+        Some(Pause {
+            step: Step::parse(step)?,
+            duration,
+        })
+    }
 }
 
 /// An image pulled by digest and verified to carry that digest.
@@ -48,6 +100,7 @@ pub struct Executor<'a> {
     registry: &'a dyn Registry,
     snapshot: &'a Snapshot,
     settings: Settings,
+    journal: &'a Store,
 }
 
 impl<'a> Executor<'a> {
@@ -56,12 +109,14 @@ impl<'a> Executor<'a> {
         registry: &'a dyn Registry,
         snapshot: &'a Snapshot,
         settings: Settings,
+        journal: &'a Store,
     ) -> Self {
         Executor {
             engine,
             registry,
             snapshot,
             settings,
+            journal,
         }
     }
 
@@ -193,26 +248,22 @@ impl<'a> Executor<'a> {
                 Err(hooks::HookError::Failed(why)) => return Outcome::Failed(why),
             }
         }
-        let dependents = plan.graph.dependents(id);
-        let held = dependents::stop(self.engine, self.snapshot, &dependents, &self.settings).await;
-        let change = update::Change {
+        let change = Change {
             image_id: verified.image_id.clone(),
             platform: Some(update.platform.clone()),
             retag: Some((
                 update.reference.name(),
                 update.reference.tag().unwrap_or("latest").to_string(),
             )),
+            gate: self.gate(item.policy.as_deref()),
+            record: Record {
+                kind: UpdateKind::Update,
+                reference: update.reference.to_string(),
+                old_digest: item.current_digest.clone(),
+                new_digest: Some(update.digest.clone()),
+            },
         };
-        let outcome = update::Transaction::new(
-            self.engine,
-            self.snapshot,
-            &self.settings,
-            &item.container,
-            change,
-        )
-        .run()
-        .await;
-        dependents::bring_back(self.engine, self.snapshot, &held, &self.settings).await;
+        let outcome = self.transact(&plan.graph, &item.container, change).await;
         let mut outcome = outcome;
         if let (
             Outcome::Updated {
@@ -240,6 +291,133 @@ impl<'a> Executor<'a> {
             self.remove_unused_image(&item.container.image_id).await;
         }
         outcome
+    }
+
+    /// The health gate for a container: `[health]`, with `refit.health-timeout` and
+    /// `refit.rollback` over it.
+    fn gate(&self, policy: Option<&Policy>) -> Gate {
+        let health = &self.settings.health;
+        Gate {
+            wait: health.wait,
+            health_timeout: Some(
+                policy
+                    .and_then(|p| p.health_timeout)
+                    .unwrap_or(health.timeout),
+            ),
+            rollback: policy.and_then(|p| p.rollback).unwrap_or(health.rollback),
+        }
+    }
+
+    /// One transaction, with the container's dependents stopped before and brought back
+    /// after, in order.
+    async fn transact(&self, graph: &Graph, container: &Container, change: Change) -> Outcome {
+        let context = dependents::Context {
+            engine: self.engine,
+            snapshot: self.snapshot,
+            settings: &self.settings,
+            journal: self.journal,
+        };
+        let dependents = graph.dependents(&container.id);
+        let held = dependents::stop(&context, self.snapshot, &dependents).await;
+        let outcome = Transaction::new(
+            self.engine,
+            self.snapshot,
+            &self.settings,
+            self.journal,
+            container,
+            change,
+        )
+        .run()
+        .await;
+        dependents::bring_back(&context, &held).await;
+        outcome
+    }
+
+    /// `refit rollback`: recreate `container` on the image its last update (`last`) replaced,
+    /// through the same transaction and health gate as an update. The digest rolled away from
+    /// is remembered as bad, so the next pass does not update the container straight back.
+    pub async fn rollback(
+        &self,
+        graph: &Graph,
+        container: &Container,
+        last: &HistoryEntry,
+    ) -> Outcome {
+        if container.image_id.as_str() != last.to_image {
+            return Outcome::Failed(format!(
+                "{} no longer runs the image its last update gave it; nothing rolled back",
+                container.name
+            ));
+        }
+        let (Ok(image_id), Ok(reference)) = (
+            last.from_image.parse::<Digest>(),
+            last.reference.parse::<ImageRef>(),
+        ) else {
+            return Outcome::Failed("the journal entry does not parse".into());
+        };
+        if let Err(why) = self.ensure_image(&image_id, &reference, last).await {
+            return Outcome::Failed(why);
+        }
+        let change = Change {
+            image_id,
+            platform: self
+                .snapshot
+                .image_of(container)
+                .map(|i| i.platform.clone()),
+            retag: Some((
+                reference.name(),
+                reference.tag().unwrap_or("latest").to_string(),
+            )),
+            gate: self.gate(None),
+            record: Record {
+                kind: UpdateKind::Rollback,
+                reference: last.reference.clone(),
+                old_digest: last.to_digest.as_deref().and_then(|d| d.parse().ok()),
+                new_digest: last.from_digest.as_deref().and_then(|d| d.parse().ok()),
+            },
+        };
+        let outcome = self.transact(graph, container, change).await;
+        if let (Outcome::Updated { .. }, Some(bad)) = (&outcome, &last.to_digest)
+            && let Err(e) = self.journal.remember_bad_digest(
+                &last.reference,
+                bad,
+                "rolled back by refit rollback",
+                chrono::Utc::now(),
+            )
+        {
+            warn!(error = %e, "cannot remember the digest rolled away from");
+        }
+        outcome
+    }
+
+    /// The image to roll back to, pulled again by its digest if cleanup removed it.
+    async fn ensure_image(
+        &self,
+        image_id: &Digest,
+        reference: &ImageRef,
+        last: &HistoryEntry,
+    ) -> Result<(), String> {
+        if self.engine.inspect_image(image_id.as_str()).await.is_ok() {
+            return Ok(());
+        }
+        let Some(digest) = last.from_digest.as_deref().and_then(|d| d.parse().ok()) else {
+            return Err(format!(
+                "image {} is gone and has no digest to pull",
+                image_id.short()
+            ));
+        };
+        let by_digest = reference.at_digest(&digest).to_string();
+        let credentials = self.registry.credentials(reference.registry()).await;
+        self.engine
+            .pull_image(&by_digest, None, credentials.as_ref())
+            .await
+            .map_err(|e| format!("image {} is gone: {e}", image_id.short()))?;
+        match self.engine.inspect_image(image_id.as_str()).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(format!(
+                "{by_digest} is not the image {} any more",
+                image_id.short()
+            )),
+        }
     }
 
     /// Remove the old image unless a tag still names it (the update moved the container's own

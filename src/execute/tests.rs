@@ -1,5 +1,6 @@
 //! Executor tests against the recording fake engine: the happy path's exact steps, and that
 //! every failure after the stop puts the old container back, running, under its own name.
+//! The health gate, the journal and recovery have their own file (`tests_safety.rs`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,17 +14,17 @@ use crate::policy::{Defaults, Selection};
 
 const REF: &str = "127.0.0.1:5000/app:1";
 
-fn old_image() -> Digest {
+pub(super) fn old_image() -> Digest {
     test_digest(0x11)
 }
-fn new_image() -> Digest {
+pub(super) fn new_image() -> Digest {
     test_digest(0x12)
 }
-fn new_digest() -> Digest {
+pub(super) fn new_digest() -> Digest {
     test_digest(0x22)
 }
 
-fn state() -> State {
+pub(super) fn state() -> State {
     let mut state = State::default();
     state.images.push(fake::image(
         &old_image(),
@@ -45,16 +46,33 @@ fn state() -> State {
     state
 }
 
-fn settings(cleanup: bool) -> Settings {
+pub(super) fn settings(cleanup: bool) -> Settings {
     Settings {
         cleanup,
         stop_timeout: Duration::from_secs(7),
         pull_concurrency: 2,
+        // The fake engine's containers do not change on their own: one look is enough.
+        health: HealthSettings {
+            wait: Duration::ZERO,
+            ..HealthSettings::default()
+        },
+        pause_after: None,
     }
 }
 
 /// Observe the fake engine, plan against a registry that has `new_digest()`, and update.
 async fn update_all(engine: &FakeEngine, cleanup: bool) -> BTreeMap<String, Outcome> {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Store::new(dir.path().join("refit.db"));
+    update_with(engine, &settings(cleanup), &journal).await
+}
+
+/// `update_all` with given settings and journal.
+pub(super) async fn update_with(
+    engine: &FakeEngine,
+    settings: &Settings,
+    journal: &Store,
+) -> BTreeMap<String, Outcome> {
     let observed = observe::observe(engine, true).await.unwrap();
     let remote: RemoteDigests = [(
         REF.parse().unwrap(),
@@ -70,7 +88,13 @@ async fn update_all(engine: &FakeEngine, cleanup: bool) -> BTreeMap<String, Outc
         ..Defaults::default()
     };
     let plan = plan::plan(&observed.snapshot, &defaults, &remote, &Default::default());
-    let executor = Executor::new(engine, &NoRegistry, &observed.snapshot, settings(cleanup));
+    let executor = Executor::new(
+        engine,
+        &NoRegistry,
+        &observed.snapshot,
+        settings.clone(),
+        journal,
+    );
     let verified = executor.prefetch(&plan).await;
     let mut outcomes = BTreeMap::new();
     for id in &plan.order {
@@ -85,7 +109,7 @@ async fn update_all(engine: &FakeEngine, cleanup: bool) -> BTreeMap<String, Outc
     outcomes
 }
 
-fn assert_old_restored(engine: &FakeEngine) {
+pub(super) fn assert_old_restored(engine: &FakeEngine) {
     let web = engine
         .container("web")
         .expect("web exists under its own name");
@@ -177,7 +201,7 @@ async fn a_successor_that_exits_at_once_is_removed_and_the_old_one_restored() {
     let engine = FakeEngine::new(s);
     let outcomes = update_all(&engine, false).await;
     assert!(
-        matches!(&outcomes["web"], Outcome::Failed(why) if why.contains("exited at once")),
+        matches!(&outcomes["web"], Outcome::RolledBack(why) if why == "the new container exited (exit code 1)"),
         "{outcomes:?}"
     );
     assert_old_restored(&engine);

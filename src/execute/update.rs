@@ -1,17 +1,28 @@
 //! One container's update as a transaction: `prepare` checks everything that could make the
 //! successor fail to be created while the old container still runs untouched; `swap` stops,
-//! parks and replaces it; `restore` undoes whatever `swap` did when a step fails.
+//! parks and replaces it; the health gate decides whether the successor stays; `restore`
+//! undoes whatever `swap` did when a step fails or the gate refuses.
+//!
+//! Every step is written to the journal (`state::journal`) before it is taken, so that a
+//! refit killed in the middle finds the row on its next start (`recover.rs`). A row is
+//! finished only when the container is whole again; an undo that could not complete leaves
+//! it open for recovery.
+
+mod prepare;
+mod restore;
 
 use std::time::Duration;
 
-use bollard::models::{ContainerInspectResponse, ImageInspect, RestartPolicyNameEnum};
+use bollard::models::{ContainerInspectResponse, ImageInspect};
+use chrono::Utc;
 use tracing::{Instrument, info, info_span, warn};
 
 use super::Settings;
+use super::health::{self, Gate};
 use crate::engine::{CreateSpec, Engine, RestartPolicy};
-use crate::model::{Container, Digest, NetworkMode, Platform, Snapshot, with_written_tag};
+use crate::model::{Container, Digest, Platform, RunState, Snapshot};
 use crate::plan::PARKED_SUFFIX;
-use crate::recreate::{self, Target};
+use crate::state::{NewUpdate, Step, Store, UpdateKind};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -29,6 +40,17 @@ pub enum Outcome {
     Skipped(String),
 }
 
+/// What a transaction's journal row says besides what the transaction itself knows.
+#[derive(Clone, Debug)]
+pub(super) struct Record {
+    pub kind: UpdateKind,
+    /// The reference the successor follows (normalised).
+    pub reference: String,
+    pub old_digest: Option<Digest>,
+    /// The registry digest moved to; remembered as bad when the gate refuses it.
+    pub new_digest: Option<Digest>,
+}
+
 /// What a transaction moves a container to.
 #[derive(Clone, Debug)]
 pub(super) struct Change {
@@ -38,34 +60,44 @@ pub(super) struct Change {
     /// `(repository, tag)` to point at the new image before create, as `docker pull` would;
     /// `None` when the image does not change (a namespace sharer re-pointed at its peer).
     pub retag: Option<(String, String)>,
+    pub gate: Gate,
+    pub record: Record,
 }
 
 pub(super) struct Transaction<'a> {
     engine: &'a dyn Engine,
     snapshot: &'a Snapshot,
     settings: &'a Settings,
+    journal: &'a Store,
     container: &'a Container,
     change: Change,
     progress: Progress,
+    /// The journal row, once begun.
+    row: Option<i64>,
 }
 
 /// What `swap` has done so far, which is what `restore` must undo.
 #[derive(Default)]
 struct Progress {
-    was_running: bool,
     /// The old container was stopped (and must be started again on restore).
     stopped: bool,
     /// The old container was removed by the engine when stopped (`--rm`).
     old_gone: bool,
-    parked_policy: Option<RestartPolicy>,
+    /// Its restart policy was set to `no`.
+    parked: bool,
     renamed: bool,
     created: Option<String>,
+    /// The image the moved tag named before, to move it back on restore.
+    tag_was: Option<String>,
 }
 
 struct Prepared {
     old: ContainerInspectResponse,
     old_image: ImageInspect,
     spec: CreateSpec,
+    was_running: bool,
+    auto_remove: bool,
+    restart_policy: Option<RestartPolicy>,
 }
 
 impl<'a> Transaction<'a> {
@@ -73,6 +105,7 @@ impl<'a> Transaction<'a> {
         engine: &'a dyn Engine,
         snapshot: &'a Snapshot,
         settings: &'a Settings,
+        journal: &'a Store,
         container: &'a Container,
         change: Change,
     ) -> Self {
@@ -80,9 +113,11 @@ impl<'a> Transaction<'a> {
             engine,
             snapshot,
             settings,
+            journal,
             container,
             change,
             progress: Progress::default(),
+            row: None,
         }
     }
 
@@ -103,215 +138,181 @@ impl<'a> Transaction<'a> {
                 .await
             {
                 Ok(prepared) => prepared,
-                Err(e) => return Outcome::Failed(e),
-            };
-            match self.swap(&prepared).await {
-                Ok(new_id) => self.finish(new_id).await,
                 Err(e) => {
-                    warn!(error = %e, "update failed, restoring the old container");
-                    let restored = self
-                        .restore(&prepared)
-                        .instrument(info_span!("step", step = "restore"))
-                        .await;
-                    Outcome::Failed(format!("{e}; {restored}"))
+                    self.record_untouched_failure(&e);
+                    return Outcome::Failed(e);
                 }
+            };
+            if let Err(e) = self.begin(&prepared) {
+                return Outcome::Failed(e);
+            }
+            if let Err(e) = self.move_tag().await {
+                self.end(Step::Restored, "failed", &e);
+                return Outcome::Failed(e);
+            }
+            let new_id = match self.swap(&prepared).await {
+                Ok(new_id) => new_id,
+                Err(e) => return self.undo(&prepared, e, false).await,
+            };
+            if !prepared.was_running {
+                return self.finish(new_id, None).await;
+            }
+            let gate = health::wait(self.engine, &new_id, &self.change.gate)
+                .instrument(info_span!("step", step = "health"))
+                .await;
+            match gate {
+                Ok(()) => self.finish(new_id, None).await,
+                Err(why) if self.change.gate.rollback => self.undo(&prepared, why, true).await,
+                Err(why) => self.finish(new_id, Some(why)).await,
             }
         }
         .instrument(span)
         .await
     }
 
-    /// Everything that can be checked while the old container still runs untouched.
-    async fn prepare(&self) -> Result<Prepared, String> {
-        let old = self
-            .engine
-            .inspect_container(self.container.id.as_str())
-            .await
-            .map_err(|e| e.to_string())?;
-        if old.image.as_deref() != Some(self.container.image_id.as_str()) {
-            return Err("the container changed since it was checked; left alone".into());
-        }
-        let old_image = self
-            .engine
-            .inspect_image(self.container.image_id.as_str())
-            .await
-            .map_err(|e| e.to_string())?;
-        let target = Target {
-            image: self.image_name().await,
-            image_id: self.change.image_id.clone(),
-            platform: self.change.platform.clone(),
-            network_container: self.network_peer().await?,
-            engine_host_name: self.engine_host_name().await,
-        };
-        let spec = recreate::successor(&old, &old_image, &target).map_err(|e| e.to_string())?;
-        self.check_requirements(&spec).await?;
-        if let Some((repository, tag)) = &self.change.retag {
-            self.engine
-                .tag_image(self.change.image_id.as_str(), repository, tag)
-                .await
-                .map_err(|e| format!("cannot tag the new image: {e}"))?;
-        }
-        Ok(Prepared {
-            old,
-            old_image,
-            spec,
-        })
-    }
-
-    /// What the successor's `Config.Image` says: the operator's reference, which the update
-    /// points at the new image, with the new tag when a semver update changes it. When the
-    /// image does not change and that reference has since moved to another image, the id, so
-    /// the successor runs what its predecessor ran.
-    async fn image_name(&self) -> String {
-        let configured = &self.container.configured_image;
-        if let Some((_, tag)) = &self.change.retag {
-            return with_written_tag(configured, tag);
-        }
-        match self.engine.inspect_image(configured).await {
-            Ok(image) if image.id.as_deref() == Some(self.change.image_id.as_str()) => {
-                configured.clone()
-            }
-            _ => self.change.image_id.to_string(),
+    fn new_update(&self, was_running: bool, policy: Option<&RestartPolicy>) -> NewUpdate {
+        let record = &self.change.record;
+        NewUpdate {
+            kind: record.kind,
+            container_id: self.container.id.to_string(),
+            name: self.container.name.clone(),
+            reference: record.reference.clone(),
+            old_image: self.container.image_id.to_string(),
+            old_digest: record.old_digest.as_ref().map(ToString::to_string),
+            new_image: self.change.image_id.to_string(),
+            new_digest: record.new_digest.as_ref().map(ToString::to_string),
+            was_running,
+            restart_policy: policy.map(|p| (p.name.clone(), p.maximum_retry_count)),
         }
     }
 
-    /// For `network_mode: container:<x>`, the id `<x>` has now, found by its name.
-    async fn network_peer(&self) -> Result<Option<String>, String> {
-        let NetworkMode::Container(peer) = &self.container.network_mode else {
-            return Ok(None);
-        };
-        let lookup = self
-            .snapshot
-            .find(peer)
-            .map_or(peer.as_str(), |c| c.name.as_str());
-        match self.engine.inspect_container(lookup).await {
-            Ok(found) => Ok(found.id),
-            Err(e) => Err(format!("network_mode container:{lookup}: {e}")),
+    /// Start the journal row. Without it no step is taken: an update that could not be
+    /// recovered after a crash is not worth the risk.
+    fn begin(&mut self, prepared: &Prepared) -> Result<(), String> {
+        let update = self.new_update(prepared.was_running, prepared.restart_policy.as_ref());
+        let row = self
+            .journal
+            .begin(&update, Utc::now())
+            .map_err(|e| format!("cannot write the update journal, nothing changed: {e}"))?;
+        self.row = Some(row);
+        Ok(())
+    }
+
+    /// A failure before anything was touched still belongs in the history.
+    fn record_untouched_failure(&mut self, why: &str) {
+        let running = self.container.state == RunState::Running;
+        let update = self.new_update(running, None);
+        if let Ok(row) = self.journal.begin(&update, Utc::now()) {
+            self.row = Some(row);
+            self.end(Step::Restored, "failed", why);
         }
     }
 
-    async fn engine_host_name(&self) -> Option<String> {
-        if self.container.network_mode != NetworkMode::Host {
-            return None;
-        }
-        self.engine.host_name().await.ok()
-    }
-
-    async fn check_requirements(&self, spec: &CreateSpec) -> Result<(), String> {
-        let (networks, volumes) = recreate::requirements(spec);
-        for network in networks {
-            if !self
-                .engine
-                .network_exists(&network)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                return Err(format!("network {network} does not exist"));
-            }
-        }
-        for volume in volumes {
-            if !self
-                .engine
-                .volume_exists(&volume)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                return Err(format!("volume {volume} does not exist"));
-            }
-        }
-        match self.engine.inspect_container(&self.parked_name()).await {
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e.to_string()),
-            Ok(_) => Err(format!(
-                "a container named {} already exists (left by an interrupted update?)",
-                self.parked_name()
-            )),
-        }
-    }
-
-    /// `refit.stop-timeout`, else the container's own, else the configured default.
-    fn stop_timeout(&self, old: &ContainerInspectResponse) -> Duration {
-        if let Some(timeout) = self
-            .container
-            .label(crate::policy::labels::STOP_TIMEOUT)
-            .and_then(crate::policy::parse_duration)
+    /// Journal `step` before taking it. A write that fails now is logged and the update goes
+    /// on: stopping half-way would leave the container worse off than finishing.
+    fn record(&self, step: Step) {
+        if let Some(row) = self.row
+            && let Err(e) = self.journal.record_step(row, step, Utc::now())
         {
-            return timeout;
+            warn!(error = %e, step = step.as_str(), "cannot journal the step; going on");
         }
-        let own = old
-            .config
-            .as_ref()
-            .and_then(|c| c.stop_timeout)
-            .filter(|t| *t >= 0);
-        own.map_or(self.settings.stop_timeout, |secs| {
-            Duration::from_secs(secs as u64)
-        })
     }
 
-    /// Stop, park and replace. On error the caller restores from `self.progress`.
+    fn end(&self, step: Step, outcome: &str, reason: &str) {
+        if let Some(row) = self.row
+            && let Err(e) = self.journal.finish(row, step, outcome, reason, Utc::now())
+        {
+            warn!(error = %e, "cannot finish the journal row");
+        }
+    }
+
+    /// Test only (`REFIT_TEST_PAUSE_AFTER`): sleep after `step`, so that a test can kill
+    /// refit at that point.
+    async fn pause(&self, step: Step) {
+        if let Some(pause) = &self.settings.pause_after
+            && pause.step == step
+        {
+            warn!(
+                step = step.as_str(),
+                seconds = pause.duration.as_secs(),
+                "test pause"
+            );
+            tokio::time::sleep(pause.duration).await;
+        }
+    }
+
+    /// Point the tag at the new image, as `docker pull` would, remembering where it pointed.
+    async fn move_tag(&mut self) -> Result<(), String> {
+        let Some((repository, tag)) = self.change.retag.clone() else {
+            return Ok(());
+        };
+        let before = self
+            .engine
+            .inspect_image(&format!("{repository}:{tag}"))
+            .await
+            .ok()
+            .and_then(|i| i.id)
+            .filter(|id| id != self.change.image_id.as_str());
+        self.engine
+            .tag_image(self.change.image_id.as_str(), &repository, &tag)
+            .await
+            .map_err(|e| format!("cannot tag the new image: {e}"))?;
+        self.progress.tag_was = before;
+        Ok(())
+    }
+
+    /// Stop, park and replace, and start the successor. On error the caller restores from
+    /// `self.progress`.
     ///
     /// An auto-removed (`--rm`) container is deleted by the engine when it stops, anonymous
     /// volumes included unless another container uses them; so for it the successor is
     /// created first (holding those volumes) and the old one stopped after.
     async fn swap(&mut self, prepared: &Prepared) -> Result<String, String> {
         let id = self.container.id.as_str().to_string();
-        self.progress.was_running = prepared
-            .old
-            .state
-            .as_ref()
-            .and_then(|s| s.running)
-            .unwrap_or(false);
-        let auto_remove = prepared
-            .old
-            .host_config
-            .as_ref()
-            .and_then(|h| h.auto_remove)
-            .unwrap_or(false);
-        let new_id = if auto_remove {
-            self.park(&id, &prepared.old).await?;
+        let new_id = if prepared.auto_remove {
+            self.park(&id, prepared).await?;
             let new_id = self.create(prepared).await?;
-            self.stop_old(&id, &prepared.old).await?;
+            self.stop_old(&id, prepared).await?;
             self.progress.old_gone = removed_by_engine(self.engine, &id).await;
             new_id
         } else {
-            self.stop_old(&id, &prepared.old).await?;
-            self.park(&id, &prepared.old).await?;
+            self.stop_old(&id, prepared).await?;
+            self.park(&id, prepared).await?;
             self.create(prepared).await?
         };
-        if self.progress.was_running {
+        if prepared.was_running {
+            self.record(Step::Started);
             step("start", self.engine.start_container(&new_id)).await?;
-            let started = step("inspect started", self.engine.inspect_container(&new_id)).await?;
-            let state = started.state.unwrap_or_default();
-            if state.running != Some(true) {
-                return Err(format!(
-                    "the new container exited at once (exit code {})",
-                    state.exit_code.unwrap_or(-1)
-                ));
-            }
+            self.pause(Step::Started).await;
         }
         Ok(new_id)
     }
 
-    async fn stop_old(&mut self, id: &str, old: &ContainerInspectResponse) -> Result<(), String> {
-        if self.progress.was_running {
-            step(
-                "stop",
-                self.engine.stop_container(id, self.stop_timeout(old)),
-            )
-            .await?;
+    async fn stop_old(&mut self, id: &str, prepared: &Prepared) -> Result<(), String> {
+        if prepared.was_running {
+            self.record(Step::Stopped);
+            let timeout = self.stop_timeout(&prepared.old);
+            step("stop", self.engine.stop_container(id, timeout)).await?;
             self.progress.stopped = true;
+            self.pause(Step::Stopped).await;
         }
         Ok(())
     }
 
     /// Create the successor and check it references the verified image.
     async fn create(&mut self, prepared: &Prepared) -> Result<String, String> {
+        self.record(Step::Created);
         let new_id = step(
             "create",
             self.engine.create_container(self.name(), &prepared.spec),
         )
         .await?;
         self.progress.created = Some(new_id.clone());
+        if let Some(row) = self.row
+            && let Err(e) = self.journal.set_new_container(row, &new_id)
+        {
+            warn!(error = %e, "cannot journal the new container's id; going on");
+        }
         let created = step("inspect new", self.engine.inspect_container(&new_id)).await?;
         if created.image.as_deref() != Some(self.change.image_id.as_str()) {
             return Err(format!(
@@ -320,22 +321,15 @@ impl<'a> Transaction<'a> {
                 self.change.image_id
             ));
         }
+        self.pause(Step::Created).await;
         Ok(new_id)
     }
 
     /// Give the old container its parking name and a restart policy of `no`, so that a
     /// daemon restart does not revive it beside its successor.
-    async fn park(&mut self, id: &str, old: &ContainerInspectResponse) -> Result<(), String> {
-        let policy = old
-            .host_config
-            .as_ref()
-            .and_then(|h| h.restart_policy.clone())
-            .unwrap_or_default();
-        let name = policy
-            .name
-            .filter(|n| *n != RestartPolicyNameEnum::EMPTY)
-            .unwrap_or(RestartPolicyNameEnum::NO);
-        if name != RestartPolicyNameEnum::NO {
+    async fn park(&mut self, id: &str, prepared: &Prepared) -> Result<(), String> {
+        self.record(Step::Parked);
+        if prepared.restart_policy.is_some() {
             let no = RestartPolicy {
                 name: "no".into(),
                 maximum_retry_count: 0,
@@ -345,10 +339,7 @@ impl<'a> Transaction<'a> {
                 self.engine.set_restart_policy(id, &no),
             )
             .await?;
-            self.progress.parked_policy = Some(RestartPolicy {
-                name: name.to_string(),
-                maximum_retry_count: policy.maximum_retry_count.unwrap_or(0),
-            });
+            self.progress.parked = true;
         }
         step(
             "rename",
@@ -356,21 +347,36 @@ impl<'a> Transaction<'a> {
         )
         .await?;
         self.progress.renamed = true;
+        self.pause(Step::Parked).await;
         Ok(())
     }
 
-    async fn finish(&self, new_id: String) -> Outcome {
+    /// Keep the successor and remove the old container. `refused` holds the health gate's
+    /// reason when rollback is off: the successor stays, but the update failed.
+    async fn finish(&self, new_id: String, refused: Option<String>) -> Outcome {
+        if refused.is_none() {
+            self.record(Step::Healthy);
+        }
         let mut warnings = Vec::new();
-        if !self.progress.old_gone
-            && let Err(e) = step(
+        if !self.progress.old_gone {
+            self.record(Step::RemovedOld);
+            if let Err(e) = step(
                 "remove old",
                 self.engine.remove_container(self.container.id.as_str()),
             )
             .await
-        {
-            warnings.push(format!("old container kept as {}: {e}", self.parked_name()));
+            {
+                warnings.push(format!("old container kept as {}: {e}", self.parked_name()));
+            }
+        }
+        if let Some(why) = refused {
+            let reason = format!("{why}; rollback is off: the new container was kept");
+            warn!(reason = %reason, "new container kept although the health gate refused it");
+            self.end(Step::Done, "failed", &reason);
+            return Outcome::Failed(reason);
         }
         info!(new_id = %&new_id[..new_id.len().min(12)], "container updated");
+        self.end(Step::Done, "updated", &warnings.join("; "));
         Outcome::Updated {
             image_id: self.change.image_id.clone(),
             container_id: new_id,
@@ -378,80 +384,38 @@ impl<'a> Transaction<'a> {
         }
     }
 
-    /// Undo `swap`: remove the successor, give the old container back its name, restart
-    /// policy and running state. Returns a sentence for the report.
-    async fn restore(&self, prepared: &Prepared) -> String {
-        let engine = self.engine;
-        let id = self.container.id.as_str();
-        let mut problems = Vec::new();
-        if let Some(new_id) = &self.progress.created
-            && let Err(e) = engine.remove_container(new_id).await
+    /// Restore the old container after `why`. A refusal by the health gate is a rollback,
+    /// and its digest is remembered so the next pass does not try it again.
+    async fn undo(&self, prepared: &Prepared, why: String, by_gate: bool) -> Outcome {
+        warn!(error = %why, "restoring the old container");
+        self.record(Step::Restoring);
+        let restored = self
+            .restore(prepared)
+            .instrument(info_span!("step", step = "restore"))
+            .await;
+        if !restored.complete {
+            // The row stays open: the next pass (or the next start of refit) finishes the undo.
+            return Outcome::Failed(format!("{why}; {}", restored.summary));
+        }
+        if !by_gate {
+            let reason = format!("{why}; {}", restored.summary);
+            self.end(Step::Restored, "failed", &reason);
+            return Outcome::Failed(reason);
+        }
+        self.end(Step::RolledBack, "rolled-back", &why);
+        let record = &self.change.record;
+        if record.kind == UpdateKind::Update
+            && let Some(digest) = &record.new_digest
+            && let Err(e) = self.journal.remember_bad_digest(
+                &record.reference,
+                digest.as_str(),
+                &why,
+                Utc::now(),
+            )
         {
-            problems.push(format!("cannot remove the new container: {e}"));
+            warn!(error = %e, "cannot remember the rolled-back digest");
         }
-        if self.progress.old_gone {
-            return self.recreate_removed(prepared, problems).await;
-        }
-        if self.progress.renamed
-            && let Err(e) = engine.rename_container(id, self.name()).await
-        {
-            problems.push(format!("cannot rename {} back: {e}", self.parked_name()));
-        }
-        if let Some(policy) = &self.progress.parked_policy
-            && let Err(e) = engine.set_restart_policy(id, policy).await
-        {
-            problems.push(format!(
-                "cannot restore restart policy {}: {e}",
-                policy.name
-            ));
-        }
-        if self.progress.stopped
-            && let Err(e) = engine.start_container(id).await
-        {
-            problems.push(format!("cannot start the old container: {e}"));
-        }
-        restored(problems)
-    }
-
-    /// An auto-removed (`--rm`) container is gone once stopped: bring it back from its
-    /// recorded configuration on its old image.
-    async fn recreate_removed(&self, prepared: &Prepared, mut problems: Vec<String>) -> String {
-        let target = Target {
-            image: self.container.image_id.to_string(),
-            image_id: self.container.image_id.clone(),
-            platform: self.change.platform.clone(),
-            network_container: self.network_peer().await.ok().flatten(),
-            engine_host_name: self.engine_host_name().await,
-        };
-        let result = async {
-            let spec = recreate::successor(&prepared.old, &prepared.old_image, &target)
-                .map_err(|e| e.to_string())?;
-            let id = self
-                .engine
-                .create_container(self.name(), &spec)
-                .await
-                .map_err(|e| e.to_string())?;
-            if self.progress.was_running {
-                self.engine
-                    .start_container(&id)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            Ok::<(), String>(())
-        }
-        .await;
-        if let Err(e) = result {
-            problems.push(format!("cannot recreate the auto-removed container: {e}"));
-        }
-        restored(problems)
-    }
-}
-
-fn restored(problems: Vec<String>) -> String {
-    if problems.is_empty() {
-        "old container restored".to_string()
-    } else {
-        format!("restore incomplete: {}", problems.join("; "))
+        Outcome::RolledBack(why)
     }
 }
 

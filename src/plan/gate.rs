@@ -1,7 +1,9 @@
-//! Time gates on a plan: an update is applied only once its digest has cooled off
-//! (`refit.min-age`) and only inside the maintenance window that applies to the container.
-//! Pure: the clock and the first-seen times come in, so the rules are tested at fixed
-//! instants. Checks and reports are never gated; only `Decision::Update` is.
+//! Gates on a plan: an update is applied only once its digest has cooled off
+//! (`refit.min-age`), only inside the maintenance window that applies to the container, and
+//! never to a digest that was rolled back before (`skip_rolled_back`).
+//! Pure: the clock, the first-seen times and the rolled-back digests come in, so the rules
+//! are tested at fixed instants. Checks and reports are never gated; only `Decision::Update`
+//! is.
 
 use std::collections::BTreeMap;
 
@@ -29,6 +31,43 @@ pub fn needs_first_seen(plan: &Plan) -> Vec<(ImageRef, Digest)> {
             _ => None,
         })
         .collect()
+}
+
+/// Every update's (reference, digest): the pairs to look up among rolled-back digests.
+pub fn updates(plan: &Plan) -> Vec<(ImageRef, Digest)> {
+    plan.items
+        .iter()
+        .filter_map(|p| match &p.decision {
+            Decision::Update(u) => Some((u.reference.clone(), u.digest.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A digest the health gate (or `refit rollback`) rolled back: when, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RolledBack {
+    pub at: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// Skip the updates to a digest that was rolled back: trying it again would only repeat the
+/// downtime. A newer digest is another pair, so it is tried.
+pub fn skip_rolled_back(plan: &mut Plan, rolled_back: &BTreeMap<(ImageRef, Digest), RolledBack>) {
+    for item in &mut plan.items {
+        let Decision::Update(update) = &item.decision else {
+            continue;
+        };
+        if let Some(bad) = rolled_back.get(&(update.reference.clone(), update.digest.clone())) {
+            item.decision = Decision::Skip(format!(
+                "digest {}… was rolled back on {}: {}",
+                &update.digest.as_str()[..update.digest.as_str().len().min(19)],
+                bad.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                bad.reason
+            ));
+        }
+    }
+    drop_held_from_order(plan);
 }
 
 /// Turn the updates the gates hold back into skips, and drop them from the order.

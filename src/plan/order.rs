@@ -1,10 +1,13 @@
 //! The dependency graph between containers and the orders it implies: dependencies are
 //! updated before their dependents, and a container's dependents are stopped before it and
-//! started after it. Edges come from `network_mode: container:<x>` and links.
+//! started after it. Edges come from links, `network_mode: container:<x>`, `refit.depends-on`
+//! (else Watchtower's `depends-on`) and compose's `depends_on` label, whose services are found
+//! by their compose labels within the same project.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{ContainerId, NetworkMode, Snapshot};
+use crate::model::{Container, ContainerId, NetworkMode, Snapshot};
+use crate::policy::labels;
 
 /// `dependent → dependencies`, by id, over the containers of a snapshot.
 #[derive(Clone, Debug, Default)]
@@ -22,10 +25,12 @@ impl Graph {
             if let NetworkMode::Container(peer) = &container.network_mode {
                 targets.push(peer);
             }
+            targets.extend(named_dependencies(container));
             let resolved = targets
                 .into_iter()
-                .filter_map(|t| snapshot.find(t))
-                .map(|c| c.id.clone());
+                .filter_map(|t| snapshot.find(t.trim_start_matches('/')))
+                .map(|c| c.id.clone())
+                .chain(compose_dependencies(snapshot, container));
             let entry = depends_on.entry(container.id.clone()).or_default();
             entry.extend(resolved.filter(|id| *id != container.id));
         }
@@ -33,6 +38,11 @@ impl Graph {
             depends_on,
             nodes: snapshot.containers.iter().map(|c| c.id.clone()).collect(),
         }
+    }
+
+    /// Everything that `id` depends on directly, for tests and messages.
+    pub fn dependencies_of(&self, id: &ContainerId) -> Vec<ContainerId> {
+        self.dependencies(id).cloned().collect()
     }
 
     /// All containers but the members of cycles, each after everything it depends on (those
@@ -113,6 +123,43 @@ impl Graph {
     }
 }
 
+/// `refit.depends-on`, else Watchtower's label: container names, comma-separated.
+fn named_dependencies(container: &Container) -> impl Iterator<Item = &str> {
+    container
+        .label(labels::DEPENDS_ON)
+        .or_else(|| container.label(labels::WATCHTOWER_DEPENDS_ON))
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+}
+
+/// Compose's `depends_on` (`db:service_started:false,cache:service_healthy:true`): the
+/// containers of those services in the container's own project.
+fn compose_dependencies<'a>(
+    snapshot: &'a Snapshot,
+    container: &'a Container,
+) -> impl Iterator<Item = ContainerId> + 'a {
+    let project = container.label(labels::COMPOSE_PROJECT);
+    let services: Vec<&str> = container
+        .label(labels::COMPOSE_DEPENDS_ON)
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .filter_map(|entry| entry.split(':').next())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    snapshot
+        .containers
+        .iter()
+        .filter(move |c| project.is_some() && c.label(labels::COMPOSE_PROJECT) == project)
+        .filter(move |c| {
+            c.label(labels::COMPOSE_SERVICE)
+                .is_some_and(|s| services.contains(&s))
+        })
+        .map(|c| c.id.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +202,61 @@ mod tests {
         assert!(pos("db") < pos("web") && pos("db") < pos("sidecar"));
         let db_id = &s.containers[2].id;
         assert_eq!(names(&s, &graph.dependents(db_id)), vec!["web", "sidecar"]);
+    }
+
+    #[test]
+    fn depends_on_labels_refit_watchtower_and_compose_are_edges() {
+        let compose = |c: Container, project: &str, service: &str| {
+            c.with_label(labels::COMPOSE_PROJECT, project)
+                .with_label(labels::COMPOSE_SERVICE, service)
+        };
+        let s = snapshot(vec![
+            Container::test("api").with_label(labels::DEPENDS_ON, "db, /cache"),
+            Container::test("worker").with_label(labels::WATCHTOWER_DEPENDS_ON, "api"),
+            // refit's label wins over Watchtower's.
+            Container::test("cron")
+                .with_label(labels::DEPENDS_ON, "db")
+                .with_label(labels::WATCHTOWER_DEPENDS_ON, "api"),
+            compose(Container::test("shop-web-1"), "shop", "web").with_label(
+                labels::COMPOSE_DEPENDS_ON,
+                "db:service_healthy:false,queue:service_started:true",
+            ),
+            compose(Container::test("shop-db-1"), "shop", "db"),
+            compose(Container::test("shop-queue-1"), "shop", "queue"),
+            // Same service name, another project: not a dependency.
+            compose(Container::test("blog-db-1"), "blog", "db"),
+            Container::test("db"),
+            Container::test("cache"),
+        ]);
+        let graph = Graph::new(&s);
+        let deps = |name: &str| {
+            let id = &s.container_named(name).unwrap().id;
+            let mut found = names(&s, &graph.dependencies_of(id));
+            found.sort();
+            found
+        };
+        assert_eq!(deps("api"), ["cache", "db"]);
+        assert_eq!(deps("worker"), ["api"]);
+        assert_eq!(deps("cron"), ["db"]);
+        assert_eq!(deps("shop-web-1"), ["shop-db-1", "shop-queue-1"]);
+        let db = &s.container_named("db").unwrap().id;
+        assert_eq!(
+            names(&s, &graph.dependents(db)),
+            ["api", "cron", "worker"],
+            "in start order: api before the worker that needs it"
+        );
+    }
+
+    #[test]
+    fn a_cycle_through_labels_is_an_error_for_its_members_only() {
+        let s = snapshot(vec![
+            Container::test("a").with_label(labels::DEPENDS_ON, "b"),
+            Container::test("b").with_label(labels::DEPENDS_ON, "a"),
+            Container::test("c"),
+        ]);
+        let (order, cycles) = Graph::new(&s).topological();
+        assert_eq!(names(&s, &order), ["c"]);
+        assert_eq!(cycles.len(), 2);
     }
 
     #[test]

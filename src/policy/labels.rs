@@ -37,3 +37,9 @@ pub const WATCHTOWER_POST_CHECK: &str = "com.centurylinklabs.watchtower.lifecycl
 /// Minutes, as Watchtower reads it.
 pub const WATCHTOWER_PRE_UPDATE_TIMEOUT: &str =
     "com.centurylinklabs.watchtower.lifecycle.pre-update-timeout";
+
+/// Compose's own labels: `depends_on` as `service:condition:restart`, comma-separated, naming
+/// services of the same project.
+pub const COMPOSE_DEPENDS_ON: &str = "com.docker.compose.depends_on";
+pub const COMPOSE_SERVICE: &str = "com.docker.compose.service";
+pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";

@@ -52,3 +52,15 @@ mod tls_auth;
 
 // Politeness: a 429 with Retry-After is waited out; tokens are cached across the daemon's passes.
 mod politeness;
+
+// The health gate: rollback of a new image that exits or turns unhealthy, the skipped digest, refit rollback.
+mod rollback;
+
+// Crash recovery: refit killed after stop, rename, create and during the health wait; the next pass recovers.
+mod recovery;
+
+// Dependency order: depends-on labels (refit, Watchtower, compose), restart order, cycles.
+mod ordering;
+
+// Outages mid-pass: the engine cut behind a proxy, a registry dropping blob requests.
+mod outage;

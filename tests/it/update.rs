@@ -295,7 +295,10 @@ fn sigterm_during_an_update_finishes_the_container_in_hand_and_starts_no_other()
         || {
             env.container_exists(&format!("{}.refit-old", names[0]))
                 .then_some(())
-                .or_else(|| (env.inspect(&names[0])["State"]["Running"] == false).then_some(()))
+                .or_else(|| {
+                    let now = env.try_inspect(&names[0])?;
+                    (now["State"]["Running"] == false).then_some(())
+                })
         },
     );
     let run = process.stop(std::time::Duration::from_secs(30));

@@ -119,7 +119,7 @@ fn unknown_key_names_file_line_and_column() {
     assert_eq!(
         file_error("[schedul]\n"),
         "/etc/refit/refit.toml:1:2: unknown field `schedul`, expected one of `docker`, \
-         `schedule`, `policy`, `window`, `registries`, `trust`, `notify`, `api`, `state`, `log`"
+         `schedule`, `policy`, `health`, `window`, `registries`, `trust`, `notify`, `api`, `state`, `log`"
     );
     assert_eq!(
         file_error("[registries.\"ghcr.io\"]\nusername = \"u\"\npasword_file = \"/p\"\n"),

@@ -117,6 +117,9 @@ fn every_refit_variable() {
         ("REFIT_POLICY_CLEANUP", "1"),
         ("REFIT_POLICY_SCOPE", "edge"),
         ("REFIT_POLICY_STOP_TIMEOUT", "2m"),
+        ("REFIT_HEALTH_WAIT", "3"),
+        ("REFIT_HEALTH_TIMEOUT", "90s"),
+        ("REFIT_HEALTH_ROLLBACK", "false"),
         (
             "REFIT_TRUST_ALLOWED_REGISTRIES",
             "ghcr.io, docker.io 127.0.0.1:5000,",
@@ -153,6 +156,11 @@ cleanup = true
 scope = "edge"
 min_age = "1h 30m"
 stop_timeout = "2m"
+
+[health]
+wait = "3s"
+timeout = "1m 30s"
+rollback = false
 
 [registries]
 

@@ -140,6 +140,11 @@ scope = "prod"
 min_age = "2h"
 stop_timeout = "90s"
 
+[health]
+wait = "5s"
+timeout = "2m"
+rollback = false
+
 [[window]]
 name = "nightly"
 days = ["mon", "Tuesday", "WED"]
@@ -217,6 +222,11 @@ fn full_file_sets_every_key() {
             scope: Some("prod".into()),
             min_age: Duration::from_secs(2 * 60 * 60),
             stop_timeout: Duration::from_secs(90),
+        },
+        health: HealthConfig {
+            wait: Duration::from_secs(5),
+            timeout: Duration::from_secs(120),
+            rollback: false,
         },
         windows: vec![
             Window {
@@ -328,6 +338,9 @@ fn printed_toml_has_every_section_and_key() {
             "docker.tls_ca",
             "docker.tls_cert",
             "docker.tls_key",
+            "health.rollback",
+            "health.timeout",
+            "health.wait",
             "log.format",
             "log.level",
             "notify.urls",

@@ -181,3 +181,36 @@ fn without_first_sightings_cooling_updates_fail_and_others_go_on() {
     fail_min_age(&mut plain, "unused");
     assert_eq!(plain.items[0].decision.to_string(), "update");
 }
+
+#[test]
+fn a_rolled_back_digest_is_skipped_and_a_newer_one_is_tried() {
+    let defaults = Defaults {
+        selection: Selection::OptIn,
+        ..Defaults::default()
+    };
+    let mut plan = planned(&[], &defaults);
+    let pairs = updates(&plan);
+    assert_eq!(pairs, [(REF.parse().unwrap(), test_digest(3))]);
+    let why = "the new container exited (exit code 3)";
+    let bad = |digest| {
+        let rolled_back = RolledBack {
+            at: noon(),
+            reason: why.into(),
+        };
+        BTreeMap::from([((pairs[0].0.clone(), digest), rolled_back)])
+    };
+    skip_rolled_back(&mut plan, &bad(test_digest(3)));
+    assert_eq!(
+        plan.items[0].decision,
+        Decision::Skip(format!(
+            "digest {}… was rolled back on 2026-12-03T12:00:00Z: {why}",
+            &test_digest(3).as_str()[..19]
+        ))
+    );
+    assert!(plan.order.is_empty(), "a skip is not acted on");
+
+    let mut plan = planned(&[], &defaults);
+    skip_rolled_back(&mut plan, &bad(test_digest(9)));
+    assert!(matches!(plan.items[0].decision, Decision::Update(_)));
+    assert_eq!(plan.order.len(), 1);
+}

@@ -12,6 +12,7 @@ mod cosign;
 mod docker;
 mod http;
 mod image;
+mod proxy;
 mod refit;
 mod registry;
 mod spec;
@@ -31,6 +32,7 @@ pub use catcher::{
 pub use cosign::{CosignKey, simple_signing_payload};
 pub use docker::{Container, docker, docker_ok};
 pub use image::PushedImage;
+pub use proxy::{Proxy, Upstream};
 pub use refit::{RefitCommand, RefitProcess, RefitRun};
 pub use registry::{CountingRegistry, LoggedRequest, RequestCounts, manifest_digest};
 pub use spec::{Healthcheck, ImageSpec};
@@ -136,6 +138,14 @@ impl TestEnv {
     /// Has an image reference or id made outside the harness removed on drop.
     pub fn track_image(&self, reference: &str) {
         self.created().images.push(reference.to_owned());
+    }
+
+    /// Has a manifest pushed to the shared registry under another address (through a proxy,
+    /// say) deleted on drop: `path` is `<prefix>/<repo>`.
+    pub fn track_manifest(&self, path: &str, digest: &str) {
+        self.created()
+            .manifests
+            .push((path.to_owned(), digest.to_owned()));
     }
 
     /// Removes everything this env created. Runs on drop; never panics, reports what it could not remove.

@@ -135,6 +135,8 @@ impl<'a> RefitCommand<'a> {
             .env("HOME", &home)
             .env("DOCKER_CONFIG", home.join(".docker"));
         command.env("REFIT_STATE_PATH", state.join("refit.db"));
+        // The health gate's default 10 s wait would add up over the suite; gate tests set theirs.
+        command.env("REFIT_HEALTH_WAIT", "1s");
         if self.scoped {
             command.env("REFIT_POLICY_SCOPE", env.prefix());
         }
@@ -226,6 +228,30 @@ impl RefitProcess {
         );
     }
 
+    /// Waits up to `timeout` for refit to end by itself (then kills it and panics).
+    pub fn wait(mut self, timeout: Duration) -> RefitRun {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("wait for refit") {
+                return self.collect(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let status = self.child.wait().expect("wait for refit");
+        panic!(
+            "refit did not exit within {timeout:?}; killed\n{}",
+            self.collect(status)
+        );
+    }
+
+    /// `kill -9`: no chance to clean up, as a crash or a host reboot. Returns the run.
+    pub fn kill(mut self) -> RefitRun {
+        let _ = self.child.kill();
+        let status = self.child.wait().expect("wait for refit");
+        self.collect(status)
+    }
+
     /// Whether it is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -270,7 +296,7 @@ impl TestEnv {
 
     /// A refit invocation to adjust before running. By default: `--config` the file of
     /// `write_config` (an empty one when the test wrote none); `HOME` and `DOCKER_CONFIG` in the
-    /// temp dir; `REFIT_STATE_PATH` in the temp dir; `REFIT_POLICY_SCOPE=<prefix>` (the scope
+    /// temp dir; `REFIT_STATE_PATH` in the temp dir; `REFIT_HEALTH_WAIT=1s`; `REFIT_POLICY_SCOPE=<prefix>` (the scope
     /// `run` gives containers); no other `REFIT_*` or `WATCHTOWER_*` variable from the caller.
     /// Environment variables override the config file, so a test setting `scope` or `state.path`
     /// there uses `unscoped()` or `env_remove("REFIT_STATE_PATH")`.
