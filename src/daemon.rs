@@ -24,7 +24,7 @@ use crate::engine::Engine;
 use crate::pass::{self, PassOptions};
 use crate::publish::Publisher;
 use crate::registry::Registry;
-use crate::report::Report;
+use crate::report::{OutcomeKind, Report};
 use crate::schedule::Schedule;
 
 /// The longest single sleep: waking now and then re-reads the wall clock, so a tick is not
@@ -202,13 +202,31 @@ impl Runner<'_> {
         info!(trigger = trigger.as_str(), "pass starting");
         let options = &self.options.pass;
         match pass::run(self.engine, self.registry, options, self.shutdown).await {
-            Ok(report) => Ok(Arc::new(report)),
+            Ok(report) => {
+                if handed_over(&report, options) {
+                    // The successor runs beside this process and waits for it to exit.
+                    info!("refit updated its own container: stopping, the successor takes over");
+                    self.shutdown.cancel();
+                }
+                Ok(Arc::new(report))
+            }
             Err(e) => {
                 error!(trigger = trigger.as_str(), error = %e, "pass failed; the next tick tries again");
                 Err(e.to_string())
             }
         }
     }
+}
+
+/// Whether the pass updated the container this refit runs in.
+fn handed_over(report: &Report, options: &PassOptions) -> bool {
+    let Some(own) = options.settings.own_container.as_deref() else {
+        return false;
+    };
+    report
+        .containers
+        .iter()
+        .any(|c| c.id == own && c.outcome == Some(OutcomeKind::Updated))
 }
 
 /// When the next pass is due. Ticks are counted from the last pass's start, so an interval

@@ -1,6 +1,7 @@
 //! refit's entry point: parse the command line, load the configuration, set up logging,
 //! build the engine and registry adapters, run the command, map the result to an exit status.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use refit::execute::Outcome;
 use refit::heartbeat;
 use refit::history::{self, RollbackError};
 use refit::notify::{Backoff, Notify};
+use refit::own_container;
 use refit::pass::{self, PassError, PassOptions};
 use refit::publish::Publisher;
 use refit::registry::{CosignVerifier, OciRegistry, RegistryOptions, RegistrySettings};
@@ -91,6 +93,9 @@ fn run_pass(config: &Config, mode: Mode, names: Vec<String>, json: bool) -> Exit
         };
         let stop = shutdown_on_signal();
         let options = pass_options(config, mode, names);
+        if mode == Mode::Update {
+            take_over(&engine, &options).await;
+        }
         match pass::run(&engine, &registry, &options, &stop).await {
             Ok(report) => {
                 if mode == Mode::Update {
@@ -193,6 +198,17 @@ fn print_history(config: &Config, json: bool) -> ExitCode {
     }
 }
 
+/// In a container that succeeded refit's own, wait for the predecessor to exit and remove it
+/// before acting (`execute::handover`).
+async fn take_over(engine: &DockerEngine, options: &PassOptions) {
+    let Some(own) = &options.settings.own_container else {
+        return;
+    };
+    if let Err(why) = execute::handover::adopt(engine, own).await {
+        tracing::warn!(error = %why, "cannot take over from the previous refit container");
+    }
+}
+
 /// `refit run`: the daemon, or one update pass with `schedule.run_once` (Watchtower's
 /// `WATCHTOWER_RUN_ONCE`).
 fn run_daemon(config: &Config) -> ExitCode {
@@ -210,6 +226,7 @@ fn run_daemon(config: &Config) -> ExitCode {
             update_on_start: config.schedule.update_on_start,
             pass: pass_options(config, Mode::Update, Vec::new()),
         };
+        take_over(&engine, &options.pass).await;
         let publisher = Arc::new(publisher(config, &options.pass));
         let (triggers, requests) = daemon::channel();
         let server = match start_api(config, triggers, &publisher, &shutdown).await {
@@ -395,6 +412,7 @@ fn pass_options(config: &Config, mode: Mode, names: Vec<String>) -> PassOptions 
                 rollback: config.health.rollback,
             },
             pause_after: test_pause(),
+            own_container: own_container::detect(Path::new("/proc/self/mountinfo")),
         },
         windows: config.windows.clone(),
         state: Arc::new(Store::new(&config.state.path)),

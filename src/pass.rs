@@ -96,6 +96,10 @@ async fn run_inner(
     let remote = observe::resolve(registry, wanted, REGISTRY_CONCURRENCY).await;
     let mut plan = plan::plan(&narrowed, &options.defaults, &remote, &tags);
     apply_gates(&mut plan, options);
+    if let Some(own) = &options.settings.own_container {
+        // refit's own container goes last: its update ends this process (`handover.rs`).
+        plan::move_last(&mut plan, own);
+    }
     verify_signatures(registry, &mut plan, &options.signatures).await;
     // Dependents may lie outside a narrowed pass; they are still stopped and started.
     plan.graph = Graph::new(&observed.snapshot);

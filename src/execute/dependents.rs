@@ -165,6 +165,7 @@ async fn repoint(context: &Context<'_>, container: &Container) -> Result<(), Str
             health_timeout: None,
             rollback: true,
         },
+        is_self: false,
         record: Record {
             kind: UpdateKind::Repoint,
             reference: container.configured_image.clone(),

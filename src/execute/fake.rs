@@ -105,7 +105,7 @@ fn running(c: &ContainerInspectResponse) -> bool {
     c.state.as_ref().and_then(|s| s.running).unwrap_or(false)
 }
 
-fn set_running(c: &mut ContainerInspectResponse, running: bool) {
+pub fn set_running(c: &mut ContainerInspectResponse, running: bool) {
     let status = if running {
         ContainerStateStatusEnum::RUNNING
     } else {

@@ -9,6 +9,7 @@
 mod dependents;
 #[cfg(test)]
 mod fake;
+pub mod handover;
 mod health;
 pub mod hooks;
 pub mod recover;
@@ -47,6 +48,9 @@ pub struct Settings {
     pub health: HealthSettings,
     /// Test only (`REFIT_TEST_PAUSE_AFTER`): sleep after a step so a test can kill refit there.
     pub pause_after: Option<Pause>,
+    /// The id of the container refit itself runs in: updated by handing over to a successor
+    /// (see `handover.rs`), never by stopping it.
+    pub own_container: Option<String>,
 }
 
 /// `[health]`, which `refit.health-timeout` and `refit.rollback` override per container.
@@ -256,6 +260,7 @@ impl<'a> Executor<'a> {
                 update.reference.tag().unwrap_or("latest").to_string(),
             )),
             gate: self.gate(item.policy.as_deref()),
+            is_self: self.settings.own_container.as_deref() == Some(item.container.id.as_str()),
             record: Record {
                 kind: UpdateKind::Update,
                 reference: update.reference.to_string(),
@@ -368,6 +373,7 @@ impl<'a> Executor<'a> {
                 reference.tag().unwrap_or("latest").to_string(),
             )),
             gate: self.gate(None),
+            is_self: self.settings.own_container.as_deref() == Some(container.id.as_str()),
             record: Record {
                 kind: UpdateKind::Rollback,
                 reference: last.reference.clone(),

@@ -57,6 +57,7 @@ pub(super) fn settings(cleanup: bool) -> Settings {
             ..HealthSettings::default()
         },
         pause_after: None,
+        own_container: None,
     }
 }
 

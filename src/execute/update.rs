@@ -61,6 +61,9 @@ pub(super) struct Change {
     /// `None` when the image does not change (a namespace sharer re-pointed at its peer).
     pub retag: Option<(String, String)>,
     pub gate: Gate,
+    /// The container is refit's own: it is parked but never stopped (refit runs in it), the
+    /// successor starts beside it, and the successor removes it once this process has exited.
+    pub is_self: bool,
     pub record: Record,
 }
 
@@ -269,7 +272,10 @@ impl<'a> Transaction<'a> {
     /// created first (holding those volumes) and the old one stopped after.
     async fn swap(&mut self, prepared: &Prepared) -> Result<String, String> {
         let id = self.container.id.as_str().to_string();
-        let new_id = if prepared.auto_remove {
+        let new_id = if self.change.is_self {
+            self.park(&id, prepared).await?;
+            self.create(prepared).await?
+        } else if prepared.auto_remove {
             self.park(&id, prepared).await?;
             let new_id = self.create(prepared).await?;
             self.stop_old(&id, prepared).await?;
@@ -358,7 +364,11 @@ impl<'a> Transaction<'a> {
             self.record(Step::Healthy);
         }
         let mut warnings = Vec::new();
-        if !self.progress.old_gone {
+        if self.change.is_self {
+            // This process runs in the old container: it hands over and exits, and the
+            // successor removes it (`handover::adopt`).
+            info!(parked = %self.parked_name(), "refit's own container: handing over to the successor");
+        } else if !self.progress.old_gone {
             self.record(Step::RemovedOld);
             if let Err(e) = step(
                 "remove old",

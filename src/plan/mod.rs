@@ -254,6 +254,14 @@ fn decided_without_registry<'a>(
     Ok((reference, image))
 }
 
+/// Move the container `id` to the end of the update order (refit's own container).
+pub fn move_last(plan: &mut Plan, id: &str) {
+    if let Some(at) = plan.order.iter().position(|c| c.as_str() == id) {
+        let own = plan.order.remove(at);
+        plan.order.push(own);
+    }
+}
+
 /// Decide every container of `snapshot`, with the registries' answers: `remote` for the
 /// references `references_to_check` named, `tags` for the repositories `tag_lists_to_fetch`
 /// named.
