@@ -12,6 +12,10 @@ if [ "${CI:-}" = true ]; then
   export NEXTEST_PROFILE="${NEXTEST_PROFILE:-ci}"
 fi
 
+# The container image the image tests deploy (tests/it/image.rs): the Dockerfile's runtime
+# stage around a static debug binary (quicker to build than the size-tuned release one).
+REFIT_IMAGE_PROFILE=dev bash scripts/build-image.sh refit:test
+
 status=0
 if [ "$#" -eq 0 ]; then
   # nextest does not run doc tests. They run first, so that nextest's summary closes the output.

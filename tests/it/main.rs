@@ -64,3 +64,6 @@ mod ordering;
 
 // Outages mid-pass: the engine cut behind a proxy, a registry dropping blob requests.
 mod outage;
+
+// The container image: refit in its own container updates a neighbour, then itself.
+mod image;

@@ -168,6 +168,70 @@ impl TestEnv {
         pushed
     }
 
+    /// Publishes the local image `local` (built outside the harness, refit's own image say) as
+    /// `<registry>/<prefix>/<repo_suffix>:<tag>`, keeping the local copy under that name too.
+    pub fn push_local_image(&self, local: &str, repo_suffix: &str, tag: &str) -> PushedImage {
+        let path = format!("{}/{repo_suffix}", self.prefix());
+        let repository = format!("{}/{path}", self.registry());
+        let reference = format!("{repository}:{tag}");
+        self.track_image(&reference);
+        docker_ok(&["tag", local, &reference]);
+        let digest = push(&reference);
+        self.created()
+            .manifests
+            .push((path.clone(), digest.clone()));
+        let id = docker_ok(&["image", "inspect", "--format", "{{.Id}}", &reference])
+            .trim()
+            .to_owned();
+        PushedImage {
+            reference,
+            repository,
+            path,
+            tag: tag.to_owned(),
+            digest,
+            id,
+        }
+    }
+
+    /// Publishes a new digest of `image`'s tag: `image` plus a label, built `FROM` it (no pull:
+    /// the base is local). As with `push_new_version`, the local tag stays on `image`.
+    pub fn push_relabelled(&self, image: &PushedImage, label: &str) -> PushedImage {
+        let context = self.build_context();
+        let n = self.next_id();
+        let dockerfile = context.join(format!("Dockerfile-relabel-{n}"));
+        fs::write(
+            &dockerfile,
+            format!(
+                "FROM {}\nLABEL {label} {}={}\n",
+                image.id,
+                super::TEST_LABEL,
+                self.prefix()
+            ),
+        )
+        .unwrap();
+        let new_id = docker_ok(&[
+            "build",
+            "-q",
+            "-f",
+            dockerfile.to_str().expect("a UTF-8 temp dir"),
+            "-t",
+            &image.reference,
+            context.to_str().expect("a UTF-8 temp dir"),
+        ])
+        .trim()
+        .to_owned();
+        let digest = push(&image.reference);
+        self.created()
+            .manifests
+            .push((image.path.clone(), digest.clone()));
+        docker_ok(&["tag", &image.id, &image.reference]);
+        PushedImage {
+            id: new_id,
+            digest,
+            ..image.clone()
+        }
+    }
+
     /// Removes the local copy of a pushed image (its tag; the image too when nothing else holds
     /// it), so that a later pull really fetches it.
     pub fn remove_local_image(&self, image: &PushedImage) {
