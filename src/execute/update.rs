@@ -8,6 +8,7 @@
 //! finished only when the container is whole again; an undo that could not complete leaves
 //! it open for recovery.
 
+mod copy;
 mod prepare;
 mod restore;
 
@@ -62,6 +63,8 @@ pub(super) struct Change {
     pub retag: Option<(String, String)>,
     pub gate: Gate,
     pub record: Record,
+    /// `refit.copy`: paths copied from the old container into the successor before it starts.
+    pub copy: Vec<String>,
 }
 
 pub(super) struct Transaction<'a> {
@@ -321,6 +324,7 @@ impl<'a> Transaction<'a> {
                 self.change.image_id
             ));
         }
+        self.copy_files(&new_id).await?;
         self.pause(Step::Created).await;
         Ok(new_id)
     }
