@@ -64,3 +64,6 @@ mod ordering;
 
 // Outages mid-pass: the engine cut behind a proxy, a registry dropping blob requests.
 mod outage;
+
+// Compose coherence with real Docker Compose v2: ps, a no-op `up -d`, refit.copy of a config file.
+mod compose;
