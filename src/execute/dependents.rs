@@ -172,6 +172,7 @@ async fn repoint(context: &Context<'_>, container: &Container) -> Result<(), Str
             old_digest: None,
             new_digest: None,
         },
+        copy: crate::policy::copy_paths(container),
     };
     let transaction = Transaction::new(
         context.engine,

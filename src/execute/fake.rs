@@ -35,6 +35,8 @@ pub struct State {
     pub failing: BTreeSet<String>,
     /// Exit codes of commands run with `exec`, by the command's text; absent: 0.
     pub exec_exit: BTreeMap<String, i64>,
+    /// Files inside containers, as the archive API sees them: (container id, path) → content.
+    pub files: BTreeMap<(String, String), String>,
     next_id: u32,
 }
 
@@ -354,6 +356,35 @@ impl Engine for FakeEngine {
                 exit_code: Some(s.exec_exit.get(&text).copied().unwrap_or(0)),
                 output: String::new(),
             })
+        })
+    }
+
+    async fn path_exists(&self, id: &str, path: &str) -> Result<bool, Error> {
+        let name = self.name_of(id);
+        self.call(format!("stat {name} {path}"), |s| {
+            let id = find(s, id)
+                .and_then(|c| c.id.clone())
+                .ok_or_else(|| not_found(id))?;
+            Ok(s.files.contains_key(&(id, path.to_string())))
+        })
+    }
+
+    async fn copy_path(&self, from: &str, to: &str, path: &str) -> Result<(), Error> {
+        let (source, target) = (self.name_of(from), self.name_of(to));
+        self.call(format!("copy {path} {source} {target}"), |s| {
+            let id = |key: &str| {
+                find(s, key)
+                    .and_then(|c| c.id.clone())
+                    .ok_or_else(|| not_found(key))
+            };
+            let (from, to) = (id(from)?, id(to)?);
+            let content = s
+                .files
+                .get(&(from, path.to_string()))
+                .cloned()
+                .ok_or_else(|| not_found(path))?;
+            s.files.insert((to, path.to_string()), content);
+            Ok(())
         })
     }
 }

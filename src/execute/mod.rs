@@ -16,6 +16,8 @@ pub mod recover;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_copy;
+#[cfg(test)]
 mod tests_safety;
 mod update;
 
@@ -267,6 +269,11 @@ impl<'a> Executor<'a> {
                 old_digest: item.current_digest.clone(),
                 new_digest: Some(update.digest.clone()),
             },
+            copy: item
+                .policy
+                .as_ref()
+                .map(|p| p.copy.clone())
+                .unwrap_or_default(),
         };
         let outcome = self.transact(&plan.graph, &item.container, change).await;
         let mut outcome = outcome;
@@ -380,6 +387,7 @@ impl<'a> Executor<'a> {
                 old_digest: last.to_digest.as_deref().and_then(|d| d.parse().ok()),
                 new_digest: last.from_digest.as_deref().and_then(|d| d.parse().ok()),
             },
+            copy: crate::policy::copy_paths(container),
         };
         let outcome = self.transact(graph, container, change).await;
         if let (Outcome::Updated { .. }, Some(bad)) = (&outcome, &last.to_digest)

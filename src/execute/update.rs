@@ -8,6 +8,7 @@
 //! finished only when the container is whole again; an undo that could not complete leaves
 //! it open for recovery.
 
+mod copy;
 mod prepare;
 mod restore;
 
@@ -65,6 +66,8 @@ pub(super) struct Change {
     /// successor starts beside it, and the successor removes it once this process has exited.
     pub is_self: bool,
     pub record: Record,
+    /// `refit.copy`: paths copied from the old container into the successor before it starts.
+    pub copy: Vec<String>,
 }
 
 pub(super) struct Transaction<'a> {
@@ -327,6 +330,7 @@ impl<'a> Transaction<'a> {
                 self.change.image_id
             ));
         }
+        self.copy_files(&new_id).await?;
         self.pause(Step::Created).await;
         Ok(new_id)
     }

@@ -167,6 +167,18 @@ fn try_evaluate(container: &Container, defaults: &Defaults) -> Result<Verdict, S
     Ok(Verdict::Managed(Box::new(read::policy(&labels, defaults)?)))
 }
 
+/// `refit.copy` (else Watchtower's `copy-file`) as absolute paths, for transactions that have
+/// no evaluated policy at hand (`refit rollback`, a re-pointed namespace sharer): the files
+/// must follow the container whichever way it is recreated. Relative entries, which
+/// `evaluate` refuses, are left out.
+pub fn copy_paths(container: &Container) -> Vec<String> {
+    read::Labels(container)
+        .copy_list()
+        .into_iter()
+        .filter(|p| p.starts_with('/'))
+        .collect()
+}
+
 /// Booleans as Watchtower (Go's strconv.ParseBool) accepts them.
 pub fn parse_bool(value: &str) -> Option<bool> {
     match value.trim() {

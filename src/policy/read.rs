@@ -67,6 +67,10 @@ impl Labels<'_> {
             .collect()
     }
 
+    pub fn copy_list(&self) -> Vec<String> {
+        self.list(labels::COPY, Some(labels::WATCHTOWER_COPY))
+    }
+
     fn hook(&self, key: &'static str, watchtower: &'static str) -> Option<String> {
         self.text(key, Some(watchtower))
             .map(str::trim)
@@ -121,7 +125,7 @@ pub(super) fn policy(labels: &Labels, defaults: &Defaults) -> Result<Policy, Str
             )
         })?),
     };
-    let copy = labels.list(labels::COPY, Some(labels::WATCHTOWER_COPY));
+    let copy = labels.copy_list();
     if let Some(relative) = copy.iter().find(|p| !p.starts_with('/')) {
         let value = labels
             .text(labels::COPY, Some(labels::WATCHTOWER_COPY))

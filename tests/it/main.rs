@@ -67,3 +67,6 @@ mod outage;
 
 // The container image: refit in its own container updates a neighbour, then itself.
 mod image;
+
+// Compose coherence with real Docker Compose v2: ps, a no-op `up -d`, refit.copy of a config file.
+mod compose;

@@ -35,6 +35,7 @@ impl Transaction<'_> {
         };
         let spec = recreate::successor(&old, &old_image, &target).map_err(|e| e.to_string())?;
         self.check_requirements(&spec).await?;
+        self.check_copy_paths().await?;
         let was_running = old.state.as_ref().and_then(|s| s.running).unwrap_or(false);
         let auto_remove = old
             .host_config
