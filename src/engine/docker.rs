@@ -11,7 +11,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
     RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, RenameContainerOptionsBuilder,
     StopContainerOptionsBuilder, TagImageOptionsBuilder, UploadToContainerOptionsBuilder,
 };
@@ -320,6 +320,48 @@ impl Engine for DockerEngine {
                 after: timeout + QUICK,
             }),
         }
+    }
+
+    async fn stop_container_with(
+        &self,
+        id: &str,
+        signal: &str,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        if self.api >= version::STOP_SIGNAL {
+            let seconds = i32::try_from(timeout.as_secs()).unwrap_or(i32::MAX);
+            let options = StopContainerOptionsBuilder::default()
+                .t(seconds)
+                .signal(signal)
+                .build();
+            let call = self.docker.stop_container(id, Some(options));
+            return match tokio::time::timeout(timeout + QUICK, call).await {
+                Ok(result) => result.map_err(|e| self.error("stop container", e)),
+                Err(_) => Err(Error::Timeout {
+                    operation: "stop container",
+                    after: timeout + QUICK,
+                }),
+            };
+        }
+        // API 1.41 has no stop signal: send it, wait for the exit, then kill what is left
+        // (a stop with no grace period), which is what a stop with a signal does.
+        let options = KillContainerOptionsBuilder::default()
+            .signal(signal)
+            .build();
+        self.quick(
+            "kill container",
+            self.docker.kill_container(id, Some(options)),
+        )
+        .await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            let state = self.inspect_container(id).await?.state;
+            if !state.and_then(|s| s.running).unwrap_or(false) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.stop_container(id, Duration::ZERO).await
     }
 
     async fn start_container(&self, id: &str) -> Result<(), Error> {

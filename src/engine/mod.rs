@@ -116,6 +116,14 @@ pub trait Engine: Send + Sync {
 
     /// Stop with the container's own stop signal, killing after `timeout`.
     async fn stop_container(&self, id: &str, timeout: Duration) -> Result<(), Error>;
+    /// Stop with `signal` instead of the container's own (`refit.stop-signal`), killing after
+    /// `timeout`.
+    async fn stop_container_with(
+        &self,
+        id: &str,
+        signal: &str,
+        timeout: Duration,
+    ) -> Result<(), Error>;
     async fn start_container(&self, id: &str) -> Result<(), Error>;
     async fn rename_container(&self, id: &str, new_name: &str) -> Result<(), Error>;
     async fn set_restart_policy(&self, id: &str, policy: &RestartPolicy) -> Result<(), Error>;

@@ -34,6 +34,8 @@ impl fmt::Display for ApiVersion {
 pub const OLDEST_SUPPORTED: ApiVersion = ApiVersion::new(1, 41);
 /// The newest API refit's client (bollard's generated models) knows.
 pub const NEWEST_KNOWN: ApiVersion = ApiVersion::new(1, 53);
+/// From this version on `POST /containers/{id}/stop` takes a `signal`.
+pub const STOP_SIGNAL: ApiVersion = ApiVersion::new(1, 42);
 /// From this version on the engine accepts every network endpoint at create.
 pub const MULTI_ENDPOINT_CREATE: ApiVersion = ApiVersion::new(1, 44);
 

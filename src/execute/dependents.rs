@@ -173,6 +173,8 @@ async fn repoint(context: &Context<'_>, container: &Container) -> Result<(), Str
             new_digest: None,
         },
         copy: crate::policy::copy_paths(container),
+        // Already stopped with the dependents: nothing to stop here.
+        stop_signal: None,
     };
     let transaction = Transaction::new(
         context.engine,

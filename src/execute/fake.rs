@@ -248,6 +248,22 @@ impl Engine for FakeEngine {
         })
     }
 
+    async fn stop_container_with(
+        &self,
+        id: &str,
+        signal: &str,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        let name = self.name_of(id);
+        self.call(
+            format!("stop {name} {}s {signal}", timeout.as_secs()),
+            |s| {
+                set_running(find_mut(s, id)?, false);
+                Ok(())
+            },
+        )
+    }
+
     async fn start_container(&self, id: &str) -> Result<(), Error> {
         let name = self.name_of(id);
         self.call(format!("start {name}"), |s| {

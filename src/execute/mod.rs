@@ -274,6 +274,7 @@ impl<'a> Executor<'a> {
                 .as_ref()
                 .map(|p| p.copy.clone())
                 .unwrap_or_default(),
+            stop_signal: item.policy.as_ref().and_then(|p| p.stop_signal.clone()),
         };
         let outcome = self.transact(&plan.graph, &item.container, change).await;
         let mut outcome = outcome;
@@ -388,6 +389,8 @@ impl<'a> Executor<'a> {
                 new_digest: last.from_digest.as_deref().and_then(|d| d.parse().ok()),
             },
             copy: crate::policy::copy_paths(container),
+            // The container's own stop signal: `refit rollback` has no evaluated policy.
+            stop_signal: None,
         };
         let outcome = self.transact(graph, container, change).await;
         if let (Outcome::Updated { .. }, Some(bad)) = (&outcome, &last.to_digest)

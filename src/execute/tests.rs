@@ -171,6 +171,37 @@ async fn updates_in_the_documented_order() {
 }
 
 #[tokio::test]
+async fn a_stop_signal_label_stops_with_that_signal() {
+    for (label, value, sent) in [
+        ("refit.stop-signal", "int", "SIGINT"),
+        (
+            "com.centurylinklabs.watchtower.stop-signal",
+            "SIGQUIT",
+            "SIGQUIT",
+        ),
+    ] {
+        let mut state = state();
+        let config = state.containers[0].config.as_mut().unwrap();
+        config
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert(label.into(), value.into());
+        let engine = FakeEngine::new(state);
+        let outcomes = update_all(&engine, false).await;
+        assert!(
+            matches!(outcomes["web"], Outcome::Updated { .. }),
+            "{outcomes:?}"
+        );
+        let log = engine.log();
+        assert!(
+            log.contains(&format!("stop web 7s {sent}")),
+            "{label}: {log:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_failing_create_restores_the_old_container() {
     let mut s = state();
     s.failing.insert("create".into());

@@ -68,6 +68,8 @@ pub(super) struct Change {
     pub record: Record,
     /// `refit.copy`: paths copied from the old container into the successor before it starts.
     pub copy: Vec<String>,
+    /// `refit.stop-signal`: stop the old container with this instead of its own stop signal.
+    pub stop_signal: Option<String>,
 }
 
 pub(super) struct Transaction<'a> {
@@ -301,7 +303,12 @@ impl<'a> Transaction<'a> {
         if prepared.was_running {
             self.record(Step::Stopped);
             let timeout = self.stop_timeout(&prepared.old);
-            step("stop", self.engine.stop_container(id, timeout)).await?;
+            match &self.change.stop_signal {
+                Some(signal) => {
+                    step("stop", self.engine.stop_container_with(id, signal, timeout)).await?
+                }
+                None => step("stop", self.engine.stop_container(id, timeout)).await?,
+            }
             self.progress.stopped = true;
             self.pause(Step::Stopped).await;
         }

@@ -1,5 +1,5 @@
 //! Policy labels against the real engine: lifecycle hooks (a failing pre-update hook leaves
-//! the container untouched), `refit.pull=false`, `refit.update=none`.
+//! the container untouched), `refit.pull=false`, `refit.update=none`, `refit.stop-signal`.
 
 use crate::support::{ImageSpec, TestEnv, docker_ok};
 
@@ -144,4 +144,45 @@ fn update_none_reports_and_never_acts() {
     );
     assert_eq!(report["available_digest"], v2.digest.as_str());
     assert_eq!(env.inspect(&web.name)["Id"], web.id.as_str());
+}
+
+#[test]
+fn a_stop_signal_label_stops_the_old_container_with_that_signal() {
+    let env = TestEnv::new("stop_signal");
+    // PID 1 is a shell that exits on SIGINT only (and leaves a note in a named volume); SIGTERM,
+    // Docker's default, would make this stop wait out the whole 60 s stop timeout.
+    let script = "trap 'echo got-int > /data/signal; exit 0' INT; \
+                  while true; do sleep 0.2; done";
+    let spec = ImageSpec::new().cmd(&["sh", "-c", script]);
+    let v1 = env.build_image("app", "1", &spec);
+    let data = env.create_volume("data");
+    let mount = format!("{data}:/data");
+    let web = env.run(
+        "web",
+        &[
+            "--label",
+            ENABLE,
+            "--label",
+            "refit.stop-signal=SIGINT",
+            "--stop-timeout",
+            "60",
+            "-v",
+            &mount,
+        ],
+        &v1.reference,
+    );
+    let v2 = env.push_new_version("app", "1", &spec);
+    let update = env.refit(&["update", "--json"]);
+    update.assert_code(0);
+    assert_eq!(
+        update.container(&web.name)["outcome"],
+        "updated",
+        "{update}"
+    );
+    assert_eq!(env.inspect(&web.name)["Image"], v2.id.as_str());
+    assert_eq!(
+        env.exec(&web.name, &["cat", "/data/signal"]).trim(),
+        "got-int",
+        "the old container got SIGINT (under SIGTERM it would have been killed, writing nothing)"
+    );
 }
