@@ -1,8 +1,6 @@
 //! `refit history` and `refit rollback`: the journal's finished updates as a table or JSON,
 //! and a container taken back to the image its last update replaced.
 
-use std::fmt::Write as _;
-
 use crate::engine::{self, Engine};
 use crate::execute::{Executor, Outcome};
 use crate::observe;
@@ -65,7 +63,7 @@ fn short(digest: Option<&str>, image: &str) -> String {
 
 /// The table `refit history` prints, newest first.
 pub fn to_table(entries: &[HistoryEntry]) -> String {
-    let header = ["TIME", "CONTAINER", "FROM", "TO", "OUTCOME", "REASON"].map(String::from);
+    let header = ["TIME", "CONTAINER", "FROM", "TO", "OUTCOME", "REASON"];
     let rows: Vec<[String; 6]> = entries
         .iter()
         .map(|e| {
@@ -83,26 +81,7 @@ pub fn to_table(entries: &[HistoryEntry]) -> String {
             ]
         })
         .collect();
-    let widths: Vec<usize> = (0..5)
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].len())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
-        let mut line = String::new();
-        for (cell, width) in row.iter().zip(&widths) {
-            let _ = write!(line, "{cell:width$}  ");
-        }
-        line.push_str(&row[5]);
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    crate::report::render_table(&header, &rows)
 }
 
 pub fn to_json(entries: &[HistoryEntry]) -> String {

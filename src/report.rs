@@ -159,32 +159,7 @@ impl Report {
                 "OUTCOME"
             },
         ];
-        let widths: Vec<usize> = (0..4)
-            .map(|i| {
-                rows.iter()
-                    .map(|r| r[i].len())
-                    .chain([header[i].len()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let mut out = String::new();
-        for row in std::iter::once(header.map(String::from)).chain(rows) {
-            let _ = writeln!(
-                out,
-                "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                w0 = widths[0],
-                w1 = widths[1],
-                w2 = widths[2],
-                w3 = widths[3]
-            );
-        }
-        out
+        render_table(&header, &rows)
     }
 }
 
@@ -197,4 +172,30 @@ pub fn outcome_word(outcome: OutcomeKind) -> &'static str {
         OutcomeKind::Skipped => "skipped",
         OutcomeKind::Available => "available",
     }
+}
+
+/// Columns separated by two spaces, each but the last padded to its widest cell; the header
+/// first. Shared by `refit check`/`update` and `refit history`.
+pub fn render_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    let header = header.map(String::from);
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
+            if i + 1 == N {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:width$}  ");
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }

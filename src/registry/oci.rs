@@ -383,18 +383,34 @@ fn header_text(response: &Response, name: &str) -> Option<String> {
 
 /// The error for a manifest answer that is neither success nor handled by the transport.
 fn status_error(host: &Host, reference: &ImageRef, status: StatusCode) -> Error {
+    answer_error(
+        host,
+        status,
+        reference.to_string(),
+        reference.repository(),
+        endpoint::manifest_url(&host.base, reference),
+    )
+}
+
+/// The error for a registry answer that is neither success nor handled by the transport:
+/// `subject` is what was not found, `url` what was asked.
+pub(super) fn answer_error(
+    host: &Host,
+    status: StatusCode,
+    subject: String,
+    repository: &str,
+    url: String,
+) -> Error {
     match status {
-        StatusCode::NOT_FOUND => Error::NotFound {
-            reference: reference.to_string(),
-        },
+        StatusCode::NOT_FOUND => Error::NotFound { reference: subject },
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Error::Unauthorized {
             registry: host.registry.clone(),
-            repository: reference.repository().to_string(),
+            repository: repository.to_string(),
         },
         other => Error::Status {
             registry: host.registry.clone(),
             status: other.as_u16(),
-            url: endpoint::manifest_url(&host.base, reference),
+            url,
         },
     }
 }

@@ -69,20 +69,13 @@ pub(super) async fn list(
 
 /// The error for a tag-list answer that is neither success nor handled by the transport.
 fn status_error(host: &Host, reference: &ImageRef, status: StatusCode, url: &Url) -> Error {
-    match status {
-        StatusCode::NOT_FOUND => Error::NotFound {
-            reference: reference.name(),
-        },
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Error::Unauthorized {
-            registry: host.registry.clone(),
-            repository: reference.repository().to_string(),
-        },
-        other => Error::Status {
-            registry: host.registry.clone(),
-            status: other.as_u16(),
-            url: url.to_string(),
-        },
-    }
+    super::oci::answer_error(
+        host,
+        status,
+        reference.name(),
+        reference.repository(),
+        url.to_string(),
+    )
 }
 
 /// One page's body. `tags` is `null` for a repository without tags on some registries.

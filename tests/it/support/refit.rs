@@ -209,27 +209,21 @@ impl RefitProcess {
     }
 
     /// Sends SIGTERM, waits up to `timeout` for the exit (then kills it), returns the run.
-    pub fn stop(mut self, timeout: Duration) -> RefitRun {
+    pub fn stop(self, timeout: Duration) -> RefitRun {
         let _ = Command::new("kill")
             .args(["-s", "TERM", &self.child.id().to_string()])
             .status();
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("wait for refit") {
-                return self.collect(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let status = self.child.wait().expect("wait for refit");
-        panic!(
-            "refit did not exit within {timeout:?} of SIGTERM; killed\n{}",
-            self.collect(status)
-        );
+        self.exit_within(timeout, " of SIGTERM")
     }
 
     /// Waits up to `timeout` for refit to end by itself (then kills it and panics).
-    pub fn wait(mut self, timeout: Duration) -> RefitRun {
+    pub fn wait(self, timeout: Duration) -> RefitRun {
+        self.exit_within(timeout, "")
+    }
+
+    /// The run once refit exits, within `timeout`; past it refit is killed and the test fails,
+    /// saying `what` it waited after.
+    fn exit_within(mut self, timeout: Duration, what: &str) -> RefitRun {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().expect("wait for refit") {
@@ -240,7 +234,7 @@ impl RefitProcess {
         let _ = self.child.kill();
         let status = self.child.wait().expect("wait for refit");
         panic!(
-            "refit did not exit within {timeout:?}; killed\n{}",
+            "refit did not exit within {timeout:?}{what}; killed\n{}",
             self.collect(status)
         );
     }
